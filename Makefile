@@ -1,0 +1,118 @@
+# weft: plain GNU make. `make`, `make test`, `make asan`, `make tsan`,
+# `make valgrind`, `make bench`, `make install`, `make clean`.
+
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR    ?=
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wcast-qual
+ifneq ($(CI),)
+WARN    += -Werror
+endif
+CPPFLAGS += -D_GNU_SOURCE -Ilib/include
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SAN)
+LDLIBS   = -lpthread
+
+# Sanitizer builds go to their own tree; the default one leaves the
+# libraries in lib/.
+BUILD   ?= build
+OUT     ?= lib
+SOVER    = 0
+
+LIB_SRC  = $(wildcard lib/src/*.c)
+LIB_OBJ  = $(LIB_SRC:lib/src/%.c=$(BUILD)/lib/%.o)
+LIB_A    = $(OUT)/libweft.a
+LIB_SO   = $(OUT)/libweft.so.$(SOVER)
+HEADERS  = $(wildcard lib/include/weft/*.h)
+
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRC = $(wildcard tests/bench/*.c)
+BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all test unit check-deps asan tsan valgrind bench install uninstall clean
+
+all: $(LIB_A) $(LIB_SO) $(OUT)/libweft.so
+
+$(BUILD)/lib/%.o: lib/src/%.c $(HEADERS) lib/src/loop_int.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libweft.so.$(SOVER) \
+		-Wl,--no-undefined -o $@ $^ $(LDLIBS)
+
+$(OUT)/libweft.so: $(LIB_SO)
+	ln -sf libweft.so.$(SOVER) $@
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Ilib/src $(ALL_CFLAGS) -o $@ $< $(LIB_A) -lcmocka $(LDLIBS)
+
+$(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Ilib/src $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+check-deps:
+	@sh scripts/deps.sh
+
+# Run-time dependencies first, so a fresh Debian 12 machine needs nothing else.
+test: check-deps
+	@$(MAKE) --no-print-directory unit-build
+	@sh scripts/run-tests.sh $(UNIT_BIN) -- tests/bats
+
+.PHONY: unit-build
+unit-build: all $(UNIT_BIN)
+
+# The same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer,
+# and under ThreadSanitizer; each in its own build tree.
+SANFLAGS = -O1 -g -fno-omit-frame-pointer
+asan: check-deps
+	@$(MAKE) --no-print-directory BUILD=build/asan OUT=build/asan \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+		CFLAGS="$(SANFLAGS)" unit-build
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		sh scripts/run-tests.sh $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
+
+tsan: check-deps
+	@$(MAKE) --no-print-directory BUILD=build/tsan OUT=build/tsan \
+		SAN="-fsanitize=thread" CFLAGS="$(SANFLAGS)" unit-build
+	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+		sh scripts/run-tests.sh $(UNIT_SRC:tests/unit/%.c=build/tsan/tests/%)
+
+valgrind: check-deps unit-build
+	@WEFT_TEST_WRAP="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99" \
+		WEFT_TEST_SLOW=10 sh scripts/run-tests.sh $(UNIT_BIN)
+
+bench: all $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/weft $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libweft.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libweft.so
+	install -m 644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/weft/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' lib/weft.pc.in \
+		> $(DESTDIR)$(LIBDIR)/pkgconfig/weft.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libweft.a $(DESTDIR)$(LIBDIR)/libweft.so \
+		$(DESTDIR)$(LIBDIR)/libweft.so.$(SOVER) \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/weft.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/weft
+
+clean:
+	rm -rf build lib/libweft.a lib/libweft.so lib/libweft.so.$(SOVER)

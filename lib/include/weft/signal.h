@@ -1,0 +1,27 @@
+/*
+ * Signals read through signalfd.
+ *
+ * The caller must block the signals in every thread first (pthread_sigmask
+ * before starting threads): a signal that is not blocked is delivered the
+ * ordinary way and never reaches the signalfd. The library never changes the
+ * signal mask or dispositions itself. Each signal should be watched by one
+ * watcher only; with two, either may receive it.
+ */
+#ifndef WEFT_SIGNAL_H
+#define WEFT_SIGNAL_H
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <weft/loop.h>
+
+typedef struct wf_signal wf_signal;
+typedef void wf_signal_cb(wf_signal *s, const struct signalfd_siginfo *si,
+    void *arg);
+
+WF_EXPORT int wf_signal_start(wf_loop *loop, wf_signal **sp,
+    const sigset_t *set, wf_signal_cb *cb, void *arg);
+
+/* Stop and release. Safe in any callback, including its own. */
+WF_EXPORT void wf_signal_stop(wf_signal *s);
+
+#endif

@@ -1,0 +1,114 @@
+/* Internals shared by the loop's modules. Never installed. */
+#ifndef WEFT_LOOP_INT_H
+#define WEFT_LOOP_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weft/log.h"
+#include "weft/loop.h"
+#include "weft/timer.h"
+
+#define WF__NSEC_PER_MSEC 1000000ull
+#define WF__MAX_EVENTS 256 /* bounds the watchers dispatched per wakeup */
+
+/* One ready event, as the poller reports it (WF_* bits). */
+struct wf__fired {
+	void *ptr;
+	unsigned events;
+};
+
+enum {
+	WF__IO_ARMED = 0x1,   /* registered with the poller */
+	WF__IO_DEAD = 0x2,    /* stopped: skip its pending events */
+	WF__IO_ORPHAN = 0x4,  /* fd closed and reused behind our back */
+};
+
+struct wf_io {
+	wf_loop *loop;
+	int fd;
+	unsigned interest;
+	unsigned flags;
+	wf_io_cb *cb;
+	void *arg;
+	void (*on_release)(void *arg); /* library-owned watchers clean up */
+	wf_io *prev, *next;             /* loop->ios, then loop->dead */
+};
+
+struct wf__task {
+	wf_task_fn *fn;
+	void *arg;
+};
+
+struct wf__taskq {
+	struct wf__task *v;
+	size_t len, cap;
+};
+
+struct wf__heap_ent {
+	uint64_t when; /* copy of the timer's deadline: keeps sifting in cache */
+	wf_timer *t;
+};
+
+struct wf_loop {
+	int epfd;
+	int depth;    /* >0 while a thread runs the loop */
+	uint64_t now; /* CLOCK_MONOTONIC, ns */
+	atomic_int stop;
+	struct wf__fired fired[WF__MAX_EVENTS];
+
+	wf_io **fdtab; /* live watcher by fd: catches fds reused behind us */
+	size_t fdtab_len;
+	wf_io *ios;  /* live watchers */
+	wf_io *dead; /* stopped during dispatch, released after it */
+
+	struct wf__heap_ent *heap;
+	size_t heap_len, heap_cap;
+	uint64_t timer_seq;
+	wf_timer *timer_firing;
+	wf_timer *timers; /* every timer of the loop, armed or not */
+
+	pthread_mutex_t qlock;
+	struct wf__taskq qin; /* guarded by qlock */
+	int qclosed;          /* guarded by qlock */
+	struct wf__taskq qrun;
+	int efd;
+	atomic_ulong wakes; /* eventfd writes, for tests and benchmarks */
+};
+
+uint64_t wf__clock_ns(void);
+void wf__log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The poller (poll_epoll.c). */
+int wf__poll_open(void);
+int wf__poll_add(int pfd, int fd, unsigned interest, void *ptr);
+int wf__poll_mod(int pfd, int fd, unsigned interest, void *ptr);
+int wf__poll_del(int pfd, int fd);
+int wf__poll_wait(int pfd, struct wf__fired *out, int max, int timeout_ms);
+
+/* Watchers (io.c). */
+int wf__io_start_internal(wf_loop *loop, wf_io **iop, int fd,
+    unsigned interest, wf_io_cb *cb, void *arg, void (*on_release)(void *));
+void wf__io_dispatch(wf_loop *loop, int n);
+void wf__io_release_dead(wf_loop *loop);
+void wf__io_release_all(wf_loop *loop);
+
+/* Timers (timer.c). */
+int wf__timer_timeout(const wf_loop *loop);
+void wf__timer_run(wf_loop *loop);
+void wf__timer_release_all(wf_loop *loop);
+
+/* Cross-thread tasks (task.c). */
+int wf__task_init(wf_loop *loop);
+void wf__task_wake(wf_loop *loop);
+void wf__task_close(wf_loop *loop);
+void wf__task_drain(wf_loop *loop);
+void wf__task_release(wf_loop *loop);
+
+/* Run fn with the loop marked as running on this thread (loop.c). */
+void wf__loop_close(wf_loop *loop);
+
+#endif

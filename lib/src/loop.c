@@ -101,7 +101,14 @@ iterate(wf_loop *loop, int timeout_ms)
 		if (timeout_ms < 0 || t < timeout_ms)
 			timeout_ms = t;
 	}
+	if (timeout_ms != 0) {
+		/* Announce the sleep, then look once more: see task.c. */
+		atomic_store(&loop->sleeping, 1);
+		if (atomic_load(&loop->queued) || atomic_load(&loop->stop))
+			timeout_ms = 0;
+	}
 	n = wf__poll_wait(loop->epfd, loop->fired, WF__MAX_EVENTS, timeout_ms);
+	atomic_store_explicit(&loop->sleeping, 0, memory_order_relaxed);
 	loop->now = wf__clock_ns();
 	if (n < 0) {
 		/* Only EINTR is expected (a debugger, SIGSTOP/SIGCONT). */
@@ -111,6 +118,7 @@ iterate(wf_loop *loop, int timeout_ms)
 		n = 0;
 	}
 	wf__io_dispatch(loop, n);
+	wf__task_run(loop);
 	wf__timer_run(loop);
 	wf__io_release_dead(loop);
 }
@@ -149,9 +157,8 @@ wf_loop_run(wf_loop *loop)
 void
 wf_loop_stop(wf_loop *loop)
 {
-	atomic_store_explicit(&loop->stop, 1, memory_order_release);
-	if (running != loop)
-		wf__task_wake(loop);
+	atomic_store(&loop->stop, 1);
+	wf__task_wake(loop);
 }
 
 uint64_t

@@ -74,8 +74,10 @@ struct wf_loop {
 	struct wf__taskq qin; /* guarded by qlock */
 	int qclosed;          /* guarded by qlock */
 	struct wf__taskq qrun;
+	atomic_int queued;   /* qin is not empty */
+	atomic_int sleeping; /* the loop may be blocked in epoll_wait */
 	int efd;
-	atomic_ulong wakes; /* eventfd writes, for tests and benchmarks */
+	atomic_ulong wakes;  /* eventfd writes, for tests and benchmarks */
 };
 
 uint64_t wf__clock_ns(void);
@@ -104,6 +106,7 @@ void wf__timer_release_all(wf_loop *loop);
 /* Cross-thread tasks (task.c). */
 int wf__task_init(wf_loop *loop);
 void wf__task_wake(wf_loop *loop);
+void wf__task_run(wf_loop *loop);
 void wf__task_close(wf_loop *loop);
 void wf__task_drain(wf_loop *loop);
 void wf__task_release(wf_loop *loop);

@@ -1,11 +1,20 @@
 /*
  * Tasks posted from any thread, run on the loop thread in FIFO order.
  *
- * Producers append to qin under qlock; the loop swaps qin for its own
- * (empty) qrun and runs it without the lock, so a producer never waits for a
- * task to finish. Only the producer that finds qin empty writes the eventfd:
- * a burst of posts costs one write and one wakeup. The loop reads the eventfd
- * before it swaps, so a write can never be consumed without its tasks.
+ * Producers append to qin under qlock; once per iteration the loop swaps qin
+ * for its own (empty) qrun and runs it without the lock, so a producer never
+ * waits for a task to finish.
+ *
+ * Only the producer that makes qin non-empty may wake the loop, and only if
+ * the loop is asleep: a burst costs at most one eventfd write, and a loop busy
+ * with other work costs none. The loop sets `sleeping` before it checks
+ * `queued` and polls; a producer sets `queued` before it checks `sleeping`.
+ * Both sides use sequentially consistent atomics, so at least one sees the
+ * other: either the loop does not sleep, or the producer writes.
+ *
+ * The eventfd is watched edge-triggered and never read: every write is a new
+ * edge, which saves the read that would reset the counter (the 64-bit counter
+ * cannot fill up at one write per sleep).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,7 +41,7 @@ wf__task_init(wf_loop *loop)
 		pthread_mutex_destroy(&loop->qlock);
 		return rc;
 	}
-	rc = wf__io_start_internal(loop, &io, loop->efd, WF_READ, on_wake,
+	rc = wf__io_start_internal(loop, &io, loop->efd, WF_READ | WF_EDGE, on_wake,
 	    loop, NULL);
 	if (rc < 0) {
 		close(loop->efd);
@@ -46,6 +55,8 @@ wf__task_wake(wf_loop *loop)
 {
 	uint64_t one = 1;
 
+	if (!atomic_load(&loop->sleeping))
+		return;
 	/* EAGAIN means the counter is full: the loop is woken anyway. */
 	if (write(loop->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		wf__log(WF_LOG_ERR, "write(eventfd %d): %s", loop->efd,
@@ -81,6 +92,8 @@ wf_loop_post(wf_loop *loop, wf_task_fn *fn, void *arg)
 	q->v[q->len].fn = fn;
 	q->v[q->len].arg = arg;
 	q->len++;
+	if (was_empty)
+		atomic_store(&loop->queued, 1);
 	pthread_mutex_unlock(&loop->qlock);
 	if (was_empty)
 		wf__task_wake(loop);
@@ -97,6 +110,7 @@ run_batch(wf_loop *loop)
 	pthread_mutex_lock(&loop->qlock);
 	q = loop->qin;
 	loop->qin = loop->qrun;
+	atomic_store_explicit(&loop->queued, 0, memory_order_relaxed);
 	pthread_mutex_unlock(&loop->qlock);
 	for (i = 0; i < q.len; i++)
 		q.v[i].fn(q.v[i].arg);
@@ -115,18 +129,21 @@ run_batch(wf_loop *loop)
 	return n;
 }
 
+/* The wakeup itself carries nothing: the loop runs tasks every iteration. */
 static void
 on_wake(wf_io *io, int fd, unsigned events, void *arg)
 {
-	wf_loop *loop = arg;
-	uint64_t n;
-
 	(void)io;
+	(void)fd;
 	(void)events;
-	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		wf__log(WF_LOG_ERR, "read(eventfd %d): %s", fd,
-		    strerror(errno));
-	run_batch(loop);
+	(void)arg;
+}
+
+void
+wf__task_run(wf_loop *loop)
+{
+	if (atomic_load_explicit(&loop->queued, memory_order_relaxed))
+		run_batch(loop);
 }
 
 void

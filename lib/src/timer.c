@@ -1,5 +1,8 @@
 /*
- * Timers: a binary min-heap ordered by (deadline, start sequence).
+ * Timers: a 4-ary min-heap ordered by (deadline, start sequence). Four
+ * children share one or two cache lines and the tree is half as deep as a
+ * binary heap, which matters because every level a timer moves through
+ * also writes its slot index into the timer (a cache miss of its own).
  *
  * The sequence number keeps equal deadlines in start order and bounds each
  * run: a timer (re)started while timers are being run gets a sequence number
@@ -13,6 +16,7 @@
 #include "loop_int.h"
 
 #define NOT_ARMED SIZE_MAX
+#define ARITY 4
 
 struct wf_timer {
 	wf_loop *loop;
@@ -44,7 +48,7 @@ static void
 sift_up(wf_loop *loop, size_t i, struct wf__heap_ent e)
 {
 	while (i > 0) {
-		size_t p = (i - 1) / 2;
+		size_t p = (i - 1) / ARITY;
 
 		if (!before(&e, &loop->heap[p]))
 			break;
@@ -60,12 +64,13 @@ sift_down(wf_loop *loop, size_t i, struct wf__heap_ent e)
 	size_t n = loop->heap_len;
 
 	for (;;) {
-		size_t c = 2 * i + 1;
+		size_t first = ARITY * i + 1, c = first, k;
 
-		if (c >= n)
+		if (first >= n)
 			break;
-		if (c + 1 < n && before(&loop->heap[c + 1], &loop->heap[c]))
-			c++;
+		for (k = first + 1; k < first + ARITY && k < n; k++)
+			if (before(&loop->heap[k], &loop->heap[c]))
+				c = k;
 		if (!before(&loop->heap[c], &e))
 			break;
 		place(loop, i, loop->heap[c]);
@@ -93,7 +98,7 @@ heap_remove(wf_loop *loop, wf_timer *t)
 	}
 	if (i == loop->heap_len)
 		return;
-	if (i > 0 && before(&last, &loop->heap[(i - 1) / 2]))
+	if (i > 0 && before(&last, &loop->heap[(i - 1) / ARITY]))
 		sift_up(loop, i, last);
 	else
 		sift_down(loop, i, last);

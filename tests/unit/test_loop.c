@@ -1,5 +1,6 @@
 /* The loop and its fd watchers. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "testutil.h"
@@ -227,12 +228,29 @@ on_reuse(wf_io *io, int fd, unsigned events, void *arg)
 	    on_probe, &r->newp), 0);
 }
 
+/* What the library said through the log callback. */
+struct heard {
+	int level;
+	char msg[256];
+};
+
+static void
+on_log(int level, const char *msg, void *arg)
+{
+	struct heard *h = arg;
+
+	h->level = level;
+	snprintf(h->msg, sizeof(h->msg), "%s", msg);
+}
+
 static void
 run_reuse(int stop_victim)
 {
 	struct reuse r = { .victim_fd = -1, .stop_victim = stop_victim };
+	struct heard h = { 0 };
 	int i, first;
 
+	wf_log_set(on_log, &h);
 	r.loop = loop_new();
 	for (i = 0; i < 2; i++) {
 		make_pipe(r.fds[i]);
@@ -246,6 +264,14 @@ run_reuse(int stop_victim)
 	assert_int_equal(r.calls[first], 1);
 	assert_int_equal(r.calls[!first], 0); /* its stale event was dropped */
 	assert_int_equal(r.newp.calls, 0);    /* and did not reach the new fd */
+	wf_log_set(NULL, NULL);
+	if (stop_victim) {
+		assert_int_equal(h.level, 0);
+	} else {
+		/* Closing a watched fd is a caller's bug: the library says so. */
+		assert_int_equal(h.level, WF_LOG_WARN);
+		assert_non_null(strstr(h.msg, "closed while watched"));
+	}
 
 	/* The new watcher is live and gets its own event next time. */
 	r.newp.drain = 1;

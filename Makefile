@@ -38,7 +38,7 @@ BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 all: $(LIB_A) $(LIB_SO) $(OUT)/libweft.so
 
-$(BUILD)/lib/%.o: lib/src/%.c $(HEADERS) lib/src/loop_int.h
+$(BUILD)/lib/%.o: lib/src/%.c $(HEADERS) $(wildcard lib/src/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 

@@ -53,6 +53,18 @@ fdtab_reserve(wf_loop *loop, int fd)
 	return 0;
 }
 
+/* An embedded watcher's memory is its owner's: on_release frees both. */
+static void
+release(wf_io *io)
+{
+	int embedded = io->flags & WF__IO_EMBEDDED;
+
+	if (io->on_release)
+		io->on_release(io->arg);
+	if (!embedded)
+		free(io);
+}
+
 /*
  * fd still has a live watcher although the kernel accepted a new
  * registration: the caller closed it without stopping the watcher and the
@@ -67,13 +79,12 @@ orphan(wf_io *old)
 }
 
 int
-wf__io_start_internal(wf_loop *loop, wf_io **iop, int fd, unsigned interest,
+wf__io_init(wf_loop *loop, wf_io *io, int fd, unsigned interest,
     wf_io_cb *cb, void *arg, void (*on_release)(void *))
 {
-	wf_io *io, *old;
+	wf_io *old;
 	int rc;
 
-	*iop = NULL;
 	if (fd < 0 || cb == NULL || (interest & ~(WF_READ | WF_WRITE | WF_EDGE)))
 		return -EINVAL;
 	if ((rc = fdtab_reserve(loop, fd)) < 0)
@@ -85,21 +96,37 @@ wf__io_start_internal(wf_loop *loop, wf_io **iop, int fd, unsigned interest,
 	 */
 	if (old && ((old->flags & WF__IO_ARMED) == 0 || interest == 0))
 		return -EEXIST;
-	if ((io = calloc(1, sizeof(*io))) == NULL)
-		return -ENOMEM;
+	memset(io, 0, sizeof(*io));
 	io->loop = loop;
 	io->fd = fd;
 	io->cb = cb;
 	io->arg = arg;
 	io->on_release = on_release;
-	if ((rc = wf_io_modify(io, interest)) < 0) {
-		free(io);
+	io->flags = WF__IO_EMBEDDED;
+	if ((rc = wf_io_modify(io, interest)) < 0)
 		return rc;
-	}
 	if (old)
 		orphan(old);
 	loop->fdtab[fd] = io;
 	list_push(&loop->ios, io);
+	return 0;
+}
+
+int
+wf__io_start_internal(wf_loop *loop, wf_io **iop, int fd, unsigned interest,
+    wf_io_cb *cb, void *arg, void (*on_release)(void *))
+{
+	wf_io *io;
+	int rc;
+
+	*iop = NULL;
+	if ((io = malloc(sizeof(*io))) == NULL)
+		return -ENOMEM;
+	if ((rc = wf__io_init(loop, io, fd, interest, cb, arg, on_release)) < 0) {
+		free(io);
+		return rc;
+	}
+	io->flags &= ~WF__IO_EMBEDDED;
 	*iop = io;
 	return 0;
 }
@@ -161,11 +188,8 @@ wf_io_stop(wf_io *io)
 	list_unlink(&loop->ios, io);
 	if (loop->depth)
 		list_push(&loop->dead, io);
-	else {
-		if (io->on_release)
-			io->on_release(io->arg);
-		free(io);
-	}
+	else
+		release(io);
 }
 
 int
@@ -201,9 +225,7 @@ wf__io_release_dead(wf_loop *loop)
 
 	while ((io = loop->dead) != NULL) {
 		loop->dead = io->next;
-		if (io->on_release)
-			io->on_release(io->arg);
-		free(io);
+		release(io);
 	}
 }
 
@@ -214,9 +236,7 @@ wf__io_release_all(wf_loop *loop)
 
 	while ((io = loop->ios) != NULL) {
 		loop->ios = io->next;
-		if (io->on_release)
-			io->on_release(io->arg);
-		free(io);
+		release(io);
 	}
 	wf__io_release_dead(loop);
 }

@@ -24,6 +24,7 @@ enum {
 	WF__IO_ARMED = 0x1,   /* registered with the poller */
 	WF__IO_DEAD = 0x2,    /* stopped: skip its pending events */
 	WF__IO_ORPHAN = 0x4,  /* fd closed and reused behind our back */
+	WF__IO_EMBEDDED = 0x8, /* memory belongs to the struct it sits in */
 };
 
 struct wf_io {
@@ -91,7 +92,10 @@ int wf__poll_mod(int pfd, int fd, unsigned interest, void *ptr);
 int wf__poll_del(int pfd, int fd);
 int wf__poll_wait(int pfd, struct wf__fired *out, int max, int timeout_ms);
 
-/* Watchers (io.c). */
+/* Watchers (io.c). wf__io_init fills a watcher embedded in the caller's
+ * struct; on_release(arg) runs when it is released after dispatch. */
+int wf__io_init(wf_loop *loop, wf_io *io, int fd, unsigned interest,
+    wf_io_cb *cb, void *arg, void (*on_release)(void *));
 int wf__io_start_internal(wf_loop *loop, wf_io **iop, int fd,
     unsigned interest, wf_io_cb *cb, void *arg, void (*on_release)(void *));
 void wf__io_dispatch(wf_loop *loop, int n);

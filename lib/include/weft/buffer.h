@@ -1,0 +1,55 @@
+/*
+ * A byte buffer: one contiguous region with room kept in front (so a header
+ * can be prepended without moving the payload) and growth bounded by the
+ * caller. A buffer that becomes empty can give its memory back: idle
+ * connections cost no buffer memory.
+ *
+ *   [ prepend room | readable bytes | writable room ]
+ *   data           data+off         data+off+len    data+cap
+ */
+#ifndef WEFT_BUFFER_H
+#define WEFT_BUFFER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <weft/defs.h>
+
+#define WF_BUF_PREPEND 16 /* room kept in front after compaction */
+
+typedef struct wf_buf {
+	char *data;
+	size_t cap, off, len;
+	unsigned flags; /* internal */
+} wf_buf;
+
+#define WF_BUF_INIT { 0, 0, 0, 0, 0 }
+
+static inline const char *wf_buf_peek(const wf_buf *b) { return b->data + b->off; }
+static inline size_t wf_buf_len(const wf_buf *b) { return b->len; }
+
+/* Drop n readable bytes from the front (n <= len). */
+WF_EXPORT void wf_buf_consume(wf_buf *b, size_t n);
+
+/* Make room for n more bytes (compacting first); 0 or -ENOMEM. */
+WF_EXPORT int wf_buf_reserve(wf_buf *b, size_t n);
+WF_EXPORT int wf_buf_append(wf_buf *b, const void *p, size_t n);
+
+/* Put n bytes in front of the readable ones; 0 or -ENOMEM. */
+WF_EXPORT int wf_buf_prepend(wf_buf *b, const void *p, size_t n);
+
+/*
+ * Read from fd once with readv: into the writable room, then into a 64 KiB
+ * spill area on the stack that is appended afterwards, so one syscall takes a
+ * large burst without every buffer being grown first. Never grows the
+ * buffer past limit bytes. Returns bytes read, 0 at end of file, -EAGAIN,
+ * -ENOBUFS (the buffer holds limit bytes already), or another -errno.
+ */
+WF_EXPORT ssize_t wf_buf_read_fd(wf_buf *b, int fd, size_t limit);
+
+/* write() the readable bytes; consumes what was written. Bytes or -errno. */
+WF_EXPORT ssize_t wf_buf_write_fd(wf_buf *b, int fd);
+
+/* Empty the buffer; release its memory if release is set. */
+WF_EXPORT void wf_buf_reset(wf_buf *b, int release);
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * Buffered stream connections (TCP or Unix) on one loop.
+ *
+ * A connection belongs to its loop's thread. Other threads reach it through
+ * a wf_conn_ref, which stays safe to use after the connection is gone.
+ */
+#ifndef WEFT_CONN_H
+#define WEFT_CONN_H
+
+#include <stddef.h>
+#include <sys/uio.h>
+#include <weft/buffer.h>
+#include <weft/loop.h>
+
+typedef struct wf_conn wf_conn;
+typedef struct wf_conn_ref wf_conn_ref;
+
+enum wf_close_reason {
+	WF_CLOSE_PEER = 1, /* the peer closed its end */
+	WF_CLOSE_ERROR,    /* a socket error; err says which */
+	WF_CLOSE_LOCAL,    /* wf_conn_close() or wf_conn_abort() */
+	WF_CLOSE_TIMEOUT,  /* idle timeout, or the close deadline passed */
+	WF_CLOSE_LIMIT,    /* input over its limit, or a protocol error */
+};
+
+struct wf_conn_cbs {
+	/*
+	 * Bytes arrived: consume what you use from in (wf_buf_consume); the
+	 * rest waits for more. Required.
+	 */
+	void (*on_data)(wf_conn *c, wf_buf *in, void *arg);
+	/* Queued output went above the high-water mark. */
+	void (*on_high_water)(wf_conn *c, size_t queued, void *arg);
+	/* Queued output has all been written. */
+	void (*on_drain)(wf_conn *c, void *arg);
+	/* Called once, when the connection is torn down (maybe from inside
+	 * wf_conn_close/abort). The wf_conn stays valid until the callback
+	 * dispatch that tore it down returns, then it is freed. */
+	void (*on_close)(wf_conn *c, enum wf_close_reason why, int err,
+	    void *arg);
+};
+
+/*
+ * Take over a connected socket (made non-blocking, close-on-exec, and
+ * TCP_NODELAY on TCP). The connection owns fd from then on, also on failure.
+ */
+WF_EXPORT int wf_conn_adopt(wf_loop *loop, wf_conn **cp, int fd,
+    const struct wf_conn_cbs *cbs, void *arg);
+
+/*
+ * Send: what the socket takes at once is written directly; only the rest is
+ * copied to the output buffer (the caller's memory is never kept). Returns 0,
+ * -ENOTCONN when the connection is closing, -ENOBUFS above the hard output
+ * limit, or -ENOMEM.
+ */
+WF_EXPORT int wf_conn_send(wf_conn *c, const void *p, size_t n);
+WF_EXPORT int wf_conn_sendv(wf_conn *c, const struct iovec *iov, int iovcnt);
+
+/* Send one weft frame: header and payload in one writev, no copy. */
+WF_EXPORT int wf_conn_send_frame(wf_conn *c, uint16_t status, uint16_t flags,
+    const void *payload, size_t n);
+
+/* Stop and restart reading (backpressure). */
+WF_EXPORT void wf_conn_pause(wf_conn *c);
+WF_EXPORT void wf_conn_resume(wf_conn *c);
+
+/*
+ * Limits: on_high_water above high (default 1 MiB, 0: never); input
+ * buffered beyond max_in closes with WF_CLOSE_LIMIT (default 1 MiB); output
+ * beyond max_out makes send fail with -ENOBUFS (default 64 MiB).
+ */
+WF_EXPORT void wf_conn_set_limits(wf_conn *c, size_t high, size_t max_in,
+    size_t max_out);
+
+/*
+ * Graceful close: stop reading, write what is queued, shutdown(SHUT_WR),
+ * then close; abort if not done within linger_ms. on_close gets
+ * WF_CLOSE_LOCAL (or WF_CLOSE_TIMEOUT when the deadline hit).
+ */
+WF_EXPORT void wf_conn_close(wf_conn *c, uint64_t linger_ms);
+
+/* Close now, dropping queued output. */
+WF_EXPORT void wf_conn_abort(wf_conn *c);
+
+/* Close with a reason of the caller's (a protocol error: WF_CLOSE_LIMIT). */
+WF_EXPORT void wf_conn_fail(wf_conn *c, enum wf_close_reason why, int err);
+
+WF_EXPORT size_t wf_conn_queued(const wf_conn *c);
+WF_EXPORT int wf_conn_fd(const wf_conn *c);
+WF_EXPORT wf_loop *wf_conn_loop(const wf_conn *c);
+WF_EXPORT void *wf_conn_arg(const wf_conn *c);
+WF_EXPORT void wf_conn_set_arg(wf_conn *c, void *arg);
+
+/*
+ * A reference for other threads. wf_conn_ref_get() (loop thread) returns a new
+ * reference; each must be dropped with wf_conn_ref_put() (any thread).
+ * Sending or closing through a reference to a connection that is gone does
+ * nothing and returns -ENOTCONN. The loop must outlive its references' use.
+ */
+WF_EXPORT wf_conn_ref *wf_conn_ref_get(wf_conn *c);
+WF_EXPORT void wf_conn_ref_put(wf_conn_ref *r);
+
+/* Copy p and send it from the connection's loop thread. */
+WF_EXPORT int wf_conn_ref_send(wf_conn_ref *r, const void *p, size_t n);
+
+/* Graceful close from any thread. */
+WF_EXPORT int wf_conn_ref_close(wf_conn_ref *r, uint64_t linger_ms);
+
+/*
+ * Run fn(c, arg) on the loop thread; c is NULL if the connection is gone by
+ * then (so arg can still be freed). -ENOTCONN (fn not called) if it is
+ * already known to be gone.
+ */
+WF_EXPORT int wf_conn_ref_call(wf_conn_ref *r,
+    void (*fn)(wf_conn *c, void *arg), void *arg);
+
+#endif

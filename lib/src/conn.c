@@ -1,0 +1,452 @@
+/*
+ * Buffered stream connections.
+ *
+ * Fast paths first: data is read into a 64 KiB stack area and lent to
+ * on_data without a copy; only bytes the callback leaves behind are copied
+ * to memory of the connection's own. A send on an empty output buffer is
+ * written directly; only what the socket does not take is buffered. Buffers
+ * are released whenever they empty, so an idle connection is one struct.
+ *
+ * Teardown happens in one place, teardown(), which calls on_close once; the
+ * struct itself is freed with its embedded watcher, after the dispatch.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buffer_int.h"
+#include "conn_int.h"
+#include "weft/frame.h"
+#include "weft/timer.h"
+
+#define SPILL (64 * 1024)
+#define DEFAULT_LINGER_MS 5000
+
+enum {
+	C_PAUSED = 0x01,   /* the caller paused reading */
+	C_CLOSING = 0x02,  /* graceful close: flushing, then lingering */
+	C_SHUT = 0x04,     /* shutdown(SHUT_WR) done */
+	C_PEER_EOF = 0x08, /* the peer closed its end */
+	C_CLOSED = 0x10,   /* torn down; freed after the dispatch */
+	C_HIGH = 0x20,     /* on_high_water called since the last drain */
+};
+
+static void teardown(wf_conn *c, enum wf_close_reason why, int err);
+
+static void
+update_interest(wf_conn *c)
+{
+	unsigned want = 0;
+
+	if ((c->flags & C_CLOSING) ? !(c->flags & C_PEER_EOF) :
+	    !(c->flags & (C_PAUSED | C_PEER_EOF)))
+		want |= WF_READ;
+	if (c->out.len)
+		want |= WF_WRITE;
+	if (wf_io_modify(&c->io, want) < 0)
+		teardown(c, WF_CLOSE_ERROR, EBADF);
+}
+
+static void
+touch(wf_conn *c)
+{
+	if (c->owner)
+		c->owner->touch(c, c->owner->owner);
+}
+
+static void
+deliver(wf_conn *c)
+{
+	touch(c);
+	c->cbs->on_data(c, &c->in, c->arg);
+}
+
+static void
+teardown(wf_conn *c, enum wf_close_reason why, int err)
+{
+	int fd = c->io.fd;
+
+	if (c->flags & C_CLOSED)
+		return;
+	c->flags |= C_CLOSED;
+	wf_timer_free(c->linger);
+	c->linger = NULL;
+	if (c->ref) {
+		wf__conn_ref_detach(c->ref);
+		c->ref = NULL;
+	}
+	if (c->owner)
+		c->owner->gone(c, c->owner->owner);
+	if (c->cbs->on_close)
+		c->cbs->on_close(c, why, err, c->arg);
+	wf_buf_reset(&c->in, 1);
+	wf_buf_reset(&c->out, 1);
+	wf_io_stop(&c->io); /* may free c: the last use of it */
+	close(fd);
+}
+
+static void
+release(void *arg)
+{
+	free(arg);
+}
+
+/* Output is flushed during a graceful close: half-close, then linger. */
+static void
+flushed_while_closing(wf_conn *c)
+{
+	if (!(c->flags & C_SHUT)) {
+		c->flags |= C_SHUT;
+		(void)shutdown(c->io.fd, SHUT_WR);
+	}
+	/*
+	 * Closing with unread input makes the kernel send a reset, which can
+	 * destroy the reply we just wrote before the peer reads it. So wait
+	 * for the peer's end of file (reading and discarding), as nginx's
+	 * lingering close does; the linger timer bounds the wait.
+	 */
+	if (c->flags & C_PEER_EOF)
+		teardown(c, WF_CLOSE_LOCAL, 0);
+	else
+		update_interest(c);
+}
+
+static void
+flush(wf_conn *c)
+{
+	ssize_t n = wf_buf_write_fd(&c->out, c->io.fd);
+
+	if (n < 0 && n != -EAGAIN) {
+		teardown(c, WF_CLOSE_ERROR, (int)-n);
+		return;
+	}
+	if (n > 0)
+		touch(c);
+	if (c->out.len)
+		return;
+	wf_buf_reset(&c->out, 1);
+	c->flags &= ~C_HIGH;
+	if (c->flags & C_CLOSING) {
+		flushed_while_closing(c);
+		return;
+	}
+	update_interest(c);
+	if (c->cbs->on_drain && !(c->flags & C_CLOSED))
+		c->cbs->on_drain(c, c->arg);
+}
+
+static void
+peer_eof(wf_conn *c)
+{
+	c->flags |= C_PEER_EOF;
+	if (c->flags & C_CLOSING) {
+		if (c->flags & C_SHUT)
+			teardown(c, WF_CLOSE_LOCAL, 0);
+		else
+			update_interest(c);
+	} else if (c->out.len) {
+		/* The peer half-closed: still deliver what we owe it. */
+		wf_conn_close(c, DEFAULT_LINGER_MS);
+	} else
+		teardown(c, WF_CLOSE_PEER, 0);
+}
+
+static void
+readable(wf_conn *c)
+{
+	char spill[SPILL];
+	ssize_t n;
+
+	if (c->flags & C_CLOSING) {
+		do
+			n = recv(c->io.fd, spill, sizeof(spill), 0);
+		while (n < 0 && errno == EINTR);
+		n = n < 0 ? -errno : n;
+	} else if (c->in.cap == 0) {
+		size_t want = c->max_in < SPILL ? c->max_in : SPILL;
+
+		do
+			n = recv(c->io.fd, spill, want, 0);
+		while (n < 0 && errno == EINTR);
+		n = n < 0 ? -errno : n;
+		if (n > 0) {
+			wf__buf_borrow(&c->in, spill, (size_t)n);
+			deliver(c);
+			if (c->flags & C_CLOSED)
+				return;
+			if (wf__buf_keep(&c->in) < 0)
+				teardown(c, WF_CLOSE_ERROR, ENOMEM);
+			return;
+		}
+	} else {
+		n = wf_buf_read_fd(&c->in, c->io.fd, c->max_in);
+		if (n > 0) {
+			deliver(c);
+			if (!(c->flags & C_CLOSED) && c->in.len == 0)
+				wf_buf_reset(&c->in, 1);
+			return;
+		}
+	}
+	if (n == 0)
+		peer_eof(c);
+	else if (n == -ENOBUFS)
+		teardown(c, WF_CLOSE_LIMIT, ENOBUFS);
+	else if (n < 0 && n != -EAGAIN)
+		teardown(c, WF_CLOSE_ERROR, (int)-n);
+}
+
+static void
+on_io(wf_io *io, int fd, unsigned events, void *arg)
+{
+	wf_conn *c = arg;
+
+	(void)io;
+	(void)fd;
+	if (events & WF_WRITE) {
+		flush(c);
+		if (c->flags & C_CLOSED)
+			return;
+	}
+	if (events & WF_READ)
+		readable(c);
+}
+
+int
+wf_conn_adopt(wf_loop *loop, wf_conn **cp, int fd,
+    const struct wf_conn_cbs *cbs, void *arg)
+{
+	int fl, one = 1, rc;
+	wf_conn *c;
+
+	*cp = NULL;
+	if (cbs == NULL || cbs->on_data == NULL) {
+		close(fd);
+		return -EINVAL;
+	}
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	/* Fails on Unix sockets, harmlessly. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->cbs = cbs;
+	c->arg = arg;
+	c->high = 1u << 20;
+	c->max_in = 1u << 20;
+	c->max_out = 64u << 20;
+	if ((rc = wf__io_init(loop, &c->io, fd, WF_READ, on_io, c, release)) < 0) {
+		free(c);
+		close(fd);
+		return rc;
+	}
+	*cp = c;
+	return 0;
+}
+
+int
+wf_conn_sendv(wf_conn *c, const struct iovec *iov, int iovcnt)
+{
+	size_t total = 0, skip;
+	ssize_t n = 0;
+	int i, rc;
+
+	if (c->flags & (C_CLOSING | C_CLOSED))
+		return -ENOTCONN;
+	for (i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (total == 0)
+		return 0;
+	/* Refuse before writing anything: never a half-sent message. */
+	if (c->out.len + total > c->max_out)
+		return -ENOBUFS;
+	if (c->out.len == 0) {
+		n = wf__send(c->io.fd, iov, iovcnt);
+		if (n == -EAGAIN)
+			n = 0;
+		if (n < 0) {
+			teardown(c, WF_CLOSE_ERROR, (int)-n);
+			return (int)n;
+		}
+		if ((size_t)n == total)
+			return 0;
+	}
+	if ((rc = wf_buf_reserve(&c->out, total - (size_t)n)) < 0) {
+		teardown(c, WF_CLOSE_ERROR, ENOMEM);
+		return rc;
+	}
+	for (i = 0, skip = (size_t)n; i < iovcnt; i++) {
+		size_t len = iov[i].iov_len;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		wf_buf_append(&c->out, (const char *)iov[i].iov_base + skip,
+		    len - skip);
+		skip = 0;
+	}
+	update_interest(c);
+	if (c->high && c->out.len > c->high && !(c->flags & C_HIGH)) {
+		c->flags |= C_HIGH;
+		if (c->cbs->on_high_water)
+			c->cbs->on_high_water(c, c->out.len, c->arg);
+	}
+	return 0;
+}
+
+int
+wf_conn_send(wf_conn *c, const void *p, size_t n)
+{
+	struct iovec iov = { (void *)(uintptr_t)p, n };
+
+	return wf_conn_sendv(c, &iov, 1);
+}
+
+int
+wf_conn_send_frame(wf_conn *c, uint16_t status, uint16_t flags,
+    const void *payload, size_t n)
+{
+	unsigned char hdr[WF_FRAME_HDR];
+	struct iovec iov[2] = { { hdr, sizeof(hdr) },
+	    { (void *)(uintptr_t)payload, n } };
+
+	if (n > UINT32_MAX)
+		return -EMSGSIZE;
+	wf_frame_header(hdr, (uint32_t)n, status, flags);
+	return wf_conn_sendv(c, iov, n ? 2 : 1);
+}
+
+static void
+redeliver(wf_conn *c, void *arg)
+{
+	(void)arg;
+	if (c && !(c->flags & (C_PAUSED | C_CLOSING | C_CLOSED)) && c->in.len) {
+		deliver(c);
+		if (!(c->flags & C_CLOSED) && c->in.len == 0)
+			wf_buf_reset(&c->in, 1);
+	}
+}
+
+void
+wf_conn_pause(wf_conn *c)
+{
+	if (c->flags & C_CLOSED)
+		return;
+	c->flags |= C_PAUSED;
+	update_interest(c);
+}
+
+void
+wf_conn_resume(wf_conn *c)
+{
+	wf_conn_ref *r;
+
+	if (!(c->flags & C_PAUSED) || (c->flags & C_CLOSED))
+		return;
+	c->flags &= ~C_PAUSED;
+	update_interest(c);
+	/*
+	 * Input buffered while paused gets no new readiness event: hand it
+	 * over from a task, not from inside this call.
+	 */
+	if (c->in.len && (r = wf_conn_ref_get(c)) != NULL) {
+		wf_conn_ref_call(r, redeliver, NULL);
+		wf_conn_ref_put(r);
+	}
+}
+
+void
+wf_conn_set_limits(wf_conn *c, size_t high, size_t max_in, size_t max_out)
+{
+	c->high = high > UINT32_MAX ? UINT32_MAX : (uint32_t)high;
+	c->max_in = max_in > UINT32_MAX ? UINT32_MAX : (uint32_t)max_in;
+	c->max_out = max_out > UINT32_MAX ? UINT32_MAX : (uint32_t)max_out;
+	if (c->max_in == 0)
+		c->max_in = 1;
+}
+
+static void
+on_linger(wf_timer *t, void *arg)
+{
+	(void)t;
+	teardown(arg, WF_CLOSE_TIMEOUT, ETIMEDOUT);
+}
+
+void
+wf_conn_close(wf_conn *c, uint64_t linger_ms)
+{
+	if (c->flags & (C_CLOSING | C_CLOSED))
+		return;
+	c->flags |= C_CLOSING;
+	wf_buf_reset(&c->in, 1);
+	if (wf_timer_new(c->io.loop, &c->linger, on_linger, c) < 0 ||
+	    wf_timer_start(c->linger, linger_ms ? linger_ms : DEFAULT_LINGER_MS,
+	    0) < 0) {
+		teardown(c, WF_CLOSE_ERROR, ENOMEM);
+		return;
+	}
+	if (c->out.len == 0)
+		flushed_while_closing(c);
+	else
+		update_interest(c);
+}
+
+void
+wf_conn_abort(wf_conn *c)
+{
+	teardown(c, WF_CLOSE_LOCAL, 0);
+}
+
+void
+wf_conn_fail(wf_conn *c, enum wf_close_reason why, int err)
+{
+	teardown(c, why, err);
+}
+
+size_t
+wf_conn_queued(const wf_conn *c)
+{
+	return c->out.len;
+}
+
+int
+wf_conn_fd(const wf_conn *c)
+{
+	return c->io.fd;
+}
+
+wf_loop *
+wf_conn_loop(const wf_conn *c)
+{
+	return c->io.loop;
+}
+
+void *
+wf_conn_arg(const wf_conn *c)
+{
+	return c->arg;
+}
+
+void
+wf_conn_set_arg(wf_conn *c, void *arg)
+{
+	c->arg = arg;
+}
+
+void
+wf__conn_set_owner(wf_conn *c, const struct wf__conn_owner *o)
+{
+	c->owner = o;
+}

@@ -1,0 +1,35 @@
+/* Connection internals shared with the server. */
+#ifndef WEFT_CONN_INT_H
+#define WEFT_CONN_INT_H
+
+#include "loop_int.h"
+#include "weft/conn.h"
+
+/* How a server follows its connections: activity and teardown. */
+struct wf__conn_owner {
+	void (*touch)(wf_conn *c, void *owner);
+	void (*gone)(wf_conn *c, void *owner);
+	void *owner;
+};
+
+struct wf_conn {
+	wf_io io; /* first: the connection is freed when its watcher is */
+	wf_buf in, out;
+	const struct wf_conn_cbs *cbs;
+	void *arg;
+	uint32_t high, max_in, max_out;
+	unsigned flags;
+	wf_timer *linger;
+	wf_conn_ref *ref;
+	const struct wf__conn_owner *owner;
+	/* The server's idle list, ordered by last activity. */
+	wf_conn *idle_prev, *idle_next;
+	uint64_t active; /* loop time of the last activity, ns */
+};
+
+void wf__conn_set_owner(wf_conn *c, const struct wf__conn_owner *o);
+
+/* The connection is gone: references find NULL from now on (conn_ref.c). */
+void wf__conn_ref_detach(wf_conn_ref *r);
+
+#endif

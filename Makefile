@@ -33,10 +33,12 @@ UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC = $(wildcard tests/bench/*.c)
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+EXAMPLE_SRC = $(wildcard examples/*.c)
+EXAMPLE_BIN = $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 .PHONY: all test unit check-deps asan tsan valgrind bench install uninstall clean
 
-all: $(LIB_A) $(LIB_SO) $(OUT)/libweft.so
+all: $(LIB_A) $(LIB_SO) $(OUT)/libweft.so $(EXAMPLE_BIN)
 
 $(BUILD)/lib/%.o: lib/src/%.c $(HEADERS) $(wildcard lib/src/*.h)
 	@mkdir -p $(@D)
@@ -58,6 +60,16 @@ $(OUT)/libweft.so: $(LIB_SO)
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Ilib/src $(ALL_CFLAGS) -o $@ $< $(LIB_A) -lcmocka $(LDLIBS)
+
+# Examples build the way a user's program would: public headers only.
+$(BUILD)/examples/%: examples/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+# The benchmarks' weft echo server is the example itself.
+$(BUILD)/bench/echo_weft: $(BUILD)/examples/echo
+	@mkdir -p $(@D)
+	cp $< $@
 
 $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 	@mkdir -p $(@D)
@@ -96,7 +108,7 @@ valgrind: check-deps unit-build
 		WEFT_TEST_SLOW=10 sh scripts/run-tests.sh $(UNIT_BIN)
 
 bench: all $(BENCH_BIN)
-	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+	$(BUILD)/bench/bench_core
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/weft $(DESTDIR)$(LIBDIR)/pkgconfig

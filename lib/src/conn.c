@@ -34,6 +34,8 @@ enum {
 	C_PEER_EOF = 0x08, /* the peer closed its end */
 	C_CLOSED = 0x10,   /* torn down; freed after the dispatch */
 	C_HIGH = 0x20,     /* on_high_water called since the last drain */
+	C_IN_DATA = 0x40,  /* inside on_data */
+	C_CORKED = 0x80,   /* on_data wrote once already: queue, flush after */
 };
 
 static void teardown(wf_conn *c, enum wf_close_reason why, int err);
@@ -59,11 +61,26 @@ touch(wf_conn *c)
 		c->owner->touch(c, c->owner->owner);
 }
 
+static void flush(wf_conn *c);
+
+/*
+ * Pipelined requests make several responses per on_data: the first is
+ * written at once (no copy, and the only write when there is one response),
+ * the rest are queued and leave in one write when the callback returns.
+ */
 static void
 deliver(wf_conn *c)
 {
 	touch(c);
+	c->flags |= C_IN_DATA;
 	c->cbs->on_data(c, &c->in, c->arg);
+	if (c->flags & C_CLOSED)
+		return;
+	c->flags &= ~(C_IN_DATA | C_CORKED);
+	if (c->out.len && !(c->io.interest & WF_WRITE))
+		flush(c);
+	if (!(c->flags & C_CLOSED))
+		update_interest(c);
 }
 
 static void
@@ -119,6 +136,7 @@ flushed_while_closing(wf_conn *c)
 static void
 flush(wf_conn *c)
 {
+	int waited = c->io.interest & WF_WRITE;
 	ssize_t n = wf_buf_write_fd(&c->out, c->io.fd);
 
 	if (n < 0 && n != -EAGAIN) {
@@ -136,7 +154,8 @@ flush(wf_conn *c)
 		return;
 	}
 	update_interest(c);
-	if (c->cbs->on_drain && !(c->flags & C_CLOSED))
+	/* Drained after waiting for the socket, not after every batch. */
+	if (waited && c->cbs->on_drain && !(c->flags & C_CLOSED))
 		c->cbs->on_drain(c, c->arg);
 }
 
@@ -271,7 +290,9 @@ wf_conn_sendv(wf_conn *c, const struct iovec *iov, int iovcnt)
 	/* Refuse before writing anything: never a half-sent message. */
 	if (c->out.len + total > c->max_out)
 		return -ENOBUFS;
-	if (c->out.len == 0) {
+	if (c->out.len == 0 && !(c->flags & C_CORKED)) {
+		if (c->flags & C_IN_DATA)
+			c->flags |= C_CORKED;
 		n = wf__send(c->io.fd, iov, iovcnt);
 		if (n == -EAGAIN)
 			n = 0;
@@ -297,7 +318,8 @@ wf_conn_sendv(wf_conn *c, const struct iovec *iov, int iovcnt)
 		    len - skip);
 		skip = 0;
 	}
-	update_interest(c);
+	if (!(c->flags & C_IN_DATA))
+		update_interest(c);
 	if (c->high && c->out.len > c->high && !(c->flags & C_HIGH)) {
 		c->flags |= C_HIGH;
 		if (c->cbs->on_high_water)

@@ -1,0 +1,51 @@
+/*
+ * A multi-threaded stream server: N IO loops, each owning the connections
+ * it is given. Listeners live on IO loop 0 and hand accepted sockets to the
+ * loops in turn (default), or each loop has its own SO_REUSEPORT listener.
+ */
+#ifndef WEFT_SERVER_H
+#define WEFT_SERVER_H
+
+#include <weft/addr.h>
+#include <weft/conn.h>
+#include <weft/listener.h>
+#include <weft/thread.h>
+
+typedef struct wf_server wf_server;
+
+struct wf_server_opts {
+	unsigned threads;          /* IO loops; 0: 1 */
+	unsigned max_conns;        /* 0: no limit; excess closed at once */
+	uint64_t idle_timeout_ms;  /* 0: none; closes with WF_CLOSE_TIMEOUT */
+	int reuseport;             /* a listener per loop instead of handoff */
+	struct wf_listen_opts listen;
+	size_t high, max_in, max_out; /* wf_conn_set_limits; 0: defaults */
+	const struct wf_conn_cbs *cbs;
+	void *arg;
+	/* On the connection's loop, before any data: may wf_conn_set_arg. */
+	void (*on_open)(wf_conn *c, void *arg);
+};
+
+WF_EXPORT int wf_server_start(wf_server **sp, const struct wf_server_opts *o);
+
+/* Listen on addr; returns the listener's index. Any thread but the IO ones. */
+WF_EXPORT int wf_server_listen(wf_server *s, const struct wf_addr *addr);
+
+/* Adopt an already listening socket (socket activation); an index. */
+WF_EXPORT int wf_server_adopt(wf_server *s, int fd);
+
+/* The bound address of listener i (the kernel's port for port 0). */
+WF_EXPORT int wf_server_addr(wf_server *s, unsigned i, struct wf_addr *a);
+
+/* Open connections, all loops together. Any thread. */
+WF_EXPORT unsigned wf_server_conns(const wf_server *s);
+
+WF_EXPORT wf_loop_group *wf_server_loops(const wf_server *s);
+
+/* Close the listeners; connections stay. Any thread but the IO ones. */
+WF_EXPORT void wf_server_stop_accepting(wf_server *s);
+
+/* Close listeners, abort every connection (on_close runs), join, free. */
+WF_EXPORT void wf_server_free(wf_server *s);
+
+#endif

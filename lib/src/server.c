@@ -1,0 +1,397 @@
+/*
+ * The server. Each IO loop keeps its connections on a list ordered by last
+ * activity: activity moves a connection to the tail (O(1)), and one timer
+ * per loop, armed for the head's deadline, closes whatever has been idle too
+ * long. No per-read timer update, no heap.
+ *
+ * Calls that touch listeners run on loop 0 through run_on(), which waits for
+ * the result: listeners belong to their loop's thread.
+ */
+#include <errno.h>
+#include <semaphore.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn_int.h"
+#include "weft/server.h"
+
+#define MAX_LISTENERS 64
+
+struct ioloop {
+	wf_server *s;
+	wf_loop *loop;
+	struct wf__conn_owner owner;
+	wf_conn *head, *tail; /* oldest activity first */
+	wf_timer *idle;
+	wf_listener *ls[MAX_LISTENERS]; /* reuseport mode: this loop's own */
+};
+
+struct wf_server {
+	struct wf_server_opts o;
+	wf_loop_group *g;
+	atomic_uint conns;
+	unsigned nls;
+	unsigned rr; /* loop 0 only */
+	struct ioloop *io;
+};
+
+/* --- idle list ---------------------------------------------------------- */
+
+static void
+unlink_conn(struct ioloop *l, wf_conn *c)
+{
+	if (c->idle_prev)
+		c->idle_prev->idle_next = c->idle_next;
+	else
+		l->head = c->idle_next;
+	if (c->idle_next)
+		c->idle_next->idle_prev = c->idle_prev;
+	else
+		l->tail = c->idle_prev;
+	c->idle_prev = c->idle_next = NULL;
+}
+
+static void
+append_conn(struct ioloop *l, wf_conn *c)
+{
+	c->idle_prev = l->tail;
+	c->idle_next = NULL;
+	if (l->tail)
+		l->tail->idle_next = c;
+	else
+		l->head = c;
+	l->tail = c;
+}
+
+static void
+arm_idle(struct ioloop *l)
+{
+	uint64_t now = wf_loop_now(l->loop), due;
+
+	if (l->head == NULL || l->s->o.idle_timeout_ms == 0 ||
+	    wf_timer_active(l->idle))
+		return;
+	due = l->head->active / WF__NSEC_PER_MSEC + l->s->o.idle_timeout_ms;
+	(void)wf_timer_start(l->idle, due > now ? due - now : 0, 0);
+}
+
+static void
+touch(wf_conn *c, void *arg)
+{
+	struct ioloop *l = arg;
+
+	c->active = l->loop->now;
+	if (l->tail != c) {
+		unlink_conn(l, c);
+		append_conn(l, c);
+	}
+}
+
+static void
+gone(wf_conn *c, void *arg)
+{
+	struct ioloop *l = arg;
+
+	unlink_conn(l, c);
+	atomic_fetch_sub(&l->s->conns, 1);
+}
+
+static void
+on_idle(wf_timer *t, void *arg)
+{
+	struct ioloop *l = arg;
+	uint64_t limit = l->s->o.idle_timeout_ms * WF__NSEC_PER_MSEC;
+
+	(void)t;
+	while (l->head && l->head->active + limit <= l->loop->now)
+		wf_conn_fail(l->head, WF_CLOSE_TIMEOUT, ETIMEDOUT);
+	arm_idle(l);
+}
+
+/* --- accepting ----------------------------------------------------------- */
+
+static void
+open_conn(struct ioloop *l, int fd)
+{
+	wf_server *s = l->s;
+	wf_conn *c;
+
+	if (wf_conn_adopt(l->loop, &c, fd, s->o.cbs, s->o.arg) < 0) {
+		atomic_fetch_sub(&s->conns, 1);
+		return;
+	}
+	wf_conn_set_limits(c, s->o.high ? s->o.high : 1u << 20,
+	    s->o.max_in ? s->o.max_in : 1u << 20,
+	    s->o.max_out ? s->o.max_out : 64u << 20);
+	c->active = l->loop->now;
+	append_conn(l, c);
+	wf__conn_set_owner(c, &l->owner);
+	arm_idle(l);
+	if (s->o.on_open)
+		s->o.on_open(c, s->o.arg);
+}
+
+struct handoff {
+	struct ioloop *l;
+	int fd;
+};
+
+static void
+on_handoff(void *arg)
+{
+	struct handoff *h = arg;
+
+	open_conn(h->l, h->fd);
+	free(h);
+}
+
+static void
+on_accept(wf_listener *ls, int fd, const struct wf_addr *peer, void *arg)
+{
+	struct ioloop *l = arg, *to;
+	wf_server *s = l->s;
+	struct handoff *h;
+	unsigned n = wf_loop_group_size(s->g);
+
+	(void)ls;
+	(void)peer;
+	if (atomic_fetch_add(&s->conns, 1) >= s->o.max_conns && s->o.max_conns) {
+		atomic_fetch_sub(&s->conns, 1);
+		close(fd);
+		return;
+	}
+	/* Handoff listeners all live on loop 0: rr needs no atomics. */
+	to = s->o.reuseport ? l : &s->io[s->rr++ % n];
+	if (to == l) {
+		open_conn(l, fd);
+		return;
+	}
+	if ((h = malloc(sizeof(*h))) != NULL) {
+		h->l = to;
+		h->fd = fd;
+		if (wf_loop_post(to->loop, on_handoff, h) == 0)
+			return;
+		free(h);
+	}
+	atomic_fetch_sub(&s->conns, 1);
+	close(fd);
+}
+
+/* --- calls on a loop's thread ------------------------------------------- */
+
+struct call {
+	int (*fn)(struct call *);
+	struct ioloop *l;
+	const struct wf_addr *addr;
+	int fd, reuseport, rc;
+	unsigned idx;
+	sem_t done;
+};
+
+static void
+run_call(void *arg)
+{
+	struct call *c = arg;
+
+	c->rc = c->fn(c);
+	sem_post(&c->done);
+}
+
+/* Run c->fn on l's loop thread and wait for its result. */
+static int
+run_on(struct ioloop *l, struct call *c)
+{
+	int rc;
+
+	c->l = l;
+	sem_init(&c->done, 0, 0);
+	if ((rc = wf_loop_post(l->loop, run_call, c)) == 0) {
+		while (sem_wait(&c->done) != 0)
+			;
+		rc = c->rc;
+	}
+	sem_destroy(&c->done);
+	return rc;
+}
+
+static int
+do_init(struct call *c)
+{
+	return wf_timer_new(c->l->loop, &c->l->idle, on_idle, c->l);
+}
+
+static int
+do_listen(struct call *c)
+{
+	struct wf_listen_opts o = c->l->s->o.listen;
+
+	o.reuseport |= c->reuseport;
+	if (c->fd >= 0)
+		return wf_listener_adopt(c->l->loop, &c->l->ls[c->idx], c->fd,
+		    on_accept, c->l);
+	return wf_listener_open(c->l->loop, &c->l->ls[c->idx], c->addr, &o,
+	    on_accept, c->l);
+}
+
+static int
+do_close_listener(struct call *c)
+{
+	wf_listener_close(c->l->ls[c->idx]);
+	c->l->ls[c->idx] = NULL;
+	return 0;
+}
+
+static int
+do_stop_accepting(struct call *c)
+{
+	unsigned i;
+
+	for (i = 0; i < MAX_LISTENERS; i++) {
+		wf_listener_close(c->l->ls[i]);
+		c->l->ls[i] = NULL;
+	}
+	return 0;
+}
+
+static int
+do_shutdown(struct call *c)
+{
+	do_stop_accepting(c);
+	while (c->l->head)
+		wf_conn_abort(c->l->head);
+	wf_timer_free(c->l->idle);
+	c->l->idle = NULL;
+	return 0;
+}
+
+/* --- the server ---------------------------------------------------------- */
+
+int
+wf_server_start(wf_server **sp, const struct wf_server_opts *o)
+{
+	struct call c = { .fn = do_init };
+	unsigned i, n = o->threads ? o->threads : 1;
+	wf_server *s;
+	int rc;
+
+	*sp = NULL;
+	if (o->cbs == NULL || o->cbs->on_data == NULL)
+		return -EINVAL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -ENOMEM;
+	s->o = *o;
+	if ((s->io = calloc(n, sizeof(*s->io))) == NULL) {
+		free(s);
+		return -ENOMEM;
+	}
+	if ((rc = wf_loop_group_start(&s->g, n, "weft-io")) < 0) {
+		free(s->io);
+		free(s);
+		return rc;
+	}
+	for (i = 0; i < n; i++) {
+		struct ioloop *l = &s->io[i];
+
+		l->s = s;
+		l->loop = wf_loop_group_get(s->g, i);
+		l->owner.touch = touch;
+		l->owner.gone = gone;
+		l->owner.owner = l;
+		if ((rc = run_on(l, &c)) < 0) {
+			wf_server_free(s);
+			return rc;
+		}
+	}
+	*sp = s;
+	return 0;
+}
+
+static int
+add_listener(wf_server *s, const struct wf_addr *addr, int fd)
+{
+	struct call c = { .fn = do_listen, .fd = fd };
+	struct wf_addr bound;
+	unsigned i, n = s->o.reuseport && fd < 0 ? wf_loop_group_size(s->g) : 1;
+	int rc;
+
+	if (s->nls == MAX_LISTENERS)
+		return -ENOSPC;
+	c.idx = s->nls;
+	c.addr = addr;
+	c.reuseport = n > 1;
+	for (i = 0; i < n; i++) {
+		if ((rc = run_on(&s->io[i], &c)) < 0) {
+			/* Undo the loops already listening, on their threads. */
+			c.fn = do_close_listener;
+			while (i-- > 0)
+				(void)run_on(&s->io[i], &c);
+			return rc;
+		}
+		/* Port 0: the other loops must share the port the first got. */
+		if (i == 0 && n > 1) {
+			if ((rc = wf_listener_addr(s->io[0].ls[c.idx], &bound)) < 0)
+				return rc;
+			c.addr = &bound;
+		}
+	}
+	return (int)s->nls++;
+}
+
+int
+wf_server_listen(wf_server *s, const struct wf_addr *addr)
+{
+	return add_listener(s, addr, -1);
+}
+
+int
+wf_server_adopt(wf_server *s, int fd)
+{
+	return fd < 0 ? -EBADF : add_listener(s, NULL, fd);
+}
+
+int
+wf_server_addr(wf_server *s, unsigned i, struct wf_addr *a)
+{
+	if (i >= s->nls || s->io[0].ls[i] == NULL)
+		return -ENOENT;
+	return wf_listener_addr(s->io[0].ls[i], a);
+}
+
+unsigned
+wf_server_conns(const wf_server *s)
+{
+	return atomic_load(&s->conns);
+}
+
+wf_loop_group *
+wf_server_loops(const wf_server *s)
+{
+	return s->g;
+}
+
+void
+wf_server_stop_accepting(wf_server *s)
+{
+	struct call c = { .fn = do_stop_accepting };
+	unsigned i;
+
+	for (i = 0; i < wf_loop_group_size(s->g); i++)
+		(void)run_on(&s->io[i], &c);
+}
+
+void
+wf_server_free(wf_server *s)
+{
+	struct call c = { .fn = do_shutdown };
+	unsigned i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < wf_loop_group_size(s->g); i++)
+		if (s->io[i].loop)
+			(void)run_on(&s->io[i], &c);
+	wf_loop_group_free(s->g);
+	free(s->io);
+	free(s);
+}

@@ -1,0 +1,282 @@
+/* The multi-threaded server: spread, limits, idle timeout, address kinds. */
+#include <poll.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "testutil.h"
+#include "weft/server.h"
+
+static atomic_int closes, timeouts;
+static _Atomic(wf_loop *) seen_loop[8];
+static atomic_int opens;
+
+static void
+echo(wf_conn *c, wf_buf *in, void *arg)
+{
+	(void)arg;
+	(void)wf_conn_send(c, wf_buf_peek(in), wf_buf_len(in));
+	wf_buf_consume(in, wf_buf_len(in));
+}
+
+static void
+on_close(wf_conn *c, enum wf_close_reason why, int err, void *arg)
+{
+	(void)c;
+	(void)err;
+	(void)arg;
+	atomic_fetch_add(&closes, 1);
+	if (why == WF_CLOSE_TIMEOUT)
+		atomic_fetch_add(&timeouts, 1);
+}
+
+static void
+on_open(wf_conn *c, void *arg)
+{
+	int i = atomic_fetch_add(&opens, 1);
+
+	(void)arg;
+	if (i < 8)
+		atomic_store(&seen_loop[i], wf_conn_loop(c));
+}
+
+static const struct wf_conn_cbs cbs = { .on_data = echo, .on_close = on_close };
+
+static void
+reset_counts(void)
+{
+	int i;
+
+	atomic_store(&closes, 0);
+	atomic_store(&timeouts, 0);
+	atomic_store(&opens, 0);
+	for (i = 0; i < 8; i++)
+		atomic_store(&seen_loop[i], NULL);
+}
+
+static wf_server *
+server(unsigned threads, int reuseport, unsigned max, uint64_t idle,
+    const char *spec, struct wf_addr *bound)
+{
+	struct wf_server_opts o = { .threads = threads, .reuseport = reuseport,
+	    .max_conns = max, .idle_timeout_ms = idle, .cbs = &cbs,
+	    .on_open = on_open };
+	struct wf_addr a;
+	wf_server *s;
+
+	reset_counts();
+	assert_int_equal(wf_addr_parse(&a, spec), 0);
+	assert_int_equal(wf_server_start(&s, &o), 0);
+	assert_int_equal(wf_server_listen(s, &a), 0);
+	assert_int_equal(wf_server_addr(s, 0, bound), 0);
+	return s;
+}
+
+/* A blocking client with a receive timeout, so a bug cannot hang us. */
+static int
+client(const struct wf_addr *a)
+{
+	struct timeval tv = { 5, 0 };
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (const struct sockaddr *)&a->ss, a->len), 0);
+	return fd;
+}
+
+static void
+round_trip(int fd, const char *msg)
+{
+	char buf[64];
+	size_t n = strlen(msg), got = 0;
+
+	assert_int_equal(write(fd, msg, n), (ssize_t)n);
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, sizeof(buf) - got);
+
+		assert_true(r > 0);
+		got += (size_t)r;
+	}
+	assert_memory_equal(buf, msg, n);
+}
+
+static int
+closed_by_server(int fd)
+{
+	char c;
+	ssize_t r = read(fd, &c, 1);
+
+	return r == 0 || (r < 0 && errno == ECONNRESET);
+}
+
+static void
+wait_closes(int n)
+{
+	struct timespec ms = { 0, 1000000 };
+	int i;
+
+	/* Bounded wait for the IO threads to report (not a fixed sleep). */
+	for (i = 0; i < 5000 && atomic_load(&closes) < n; i++)
+		nanosleep(&ms, NULL);
+	assert_int_equal(atomic_load(&closes), n);
+}
+
+static void
+spread_over_loops(int reuseport)
+{
+	struct wf_addr a;
+	wf_server *s = server(2, reuseport, 0, 0, "127.0.0.1:0", &a);
+	int fds[8], i, used[2] = { 0, 0 };
+	char msg[16];
+
+	for (i = 0; i < 8; i++) {
+		fds[i] = client(&a);
+		snprintf(msg, sizeof(msg), "hello %d", i);
+		round_trip(fds[i], msg);
+	}
+	assert_int_equal(atomic_load(&opens), 8);
+	assert_int_equal(wf_server_conns(s), 8);
+	for (i = 0; i < 8; i++) {
+		wf_loop *l = atomic_load(&seen_loop[i]);
+
+		used[l == wf_loop_group_get(wf_server_loops(s), 1)]++;
+	}
+	if (!reuseport) {
+		/* Handoff is round-robin: exactly even. */
+		assert_int_equal(used[0], 4);
+		assert_int_equal(used[1], 4);
+	}
+	for (i = 0; i < 8; i++)
+		close(fds[i]);
+	wait_closes(8);
+	assert_int_equal(wf_server_conns(s), 0);
+	wf_server_free(s);
+}
+
+static void
+handoff_spreads_round_robin(void **state)
+{
+	(void)state;
+	spread_over_loops(0);
+}
+
+static void
+reuseport_listener_per_loop(void **state)
+{
+	(void)state;
+	spread_over_loops(1);
+}
+
+static void
+max_conns_closes_excess_at_once(void **state)
+{
+	struct wf_addr a;
+	wf_server *s = server(1, 0, 2, 0, "127.0.0.1:0", &a);
+	int c1 = client(&a), c2 = client(&a), c3;
+
+	(void)state;
+	round_trip(c1, "one");
+	round_trip(c2, "two");
+	c3 = client(&a);
+	assert_true(closed_by_server(c3));
+	round_trip(c1, "still");
+	close(c3);
+	close(c2);
+	wait_closes(1);
+	c3 = client(&a);
+	round_trip(c3, "room again");
+	close(c1);
+	close(c3);
+	wait_closes(3);
+	wf_server_free(s);
+}
+
+static void
+idle_connections_time_out(void **state)
+{
+	struct timespec step = { 0, 30 * 1000000 };
+	struct wf_addr a;
+	wf_server *s = server(1, 0, 0, 150, "127.0.0.1:0", &a);
+	int idle = client(&a), busy = client(&a), i;
+
+	(void)state;
+	round_trip(idle, "i");
+	/* The busy one talks every 30 ms for 450 ms: it must survive. */
+	for (i = 0; i < 15; i++) {
+		round_trip(busy, "b");
+		nanosleep(&step, NULL);
+	}
+	assert_true(closed_by_server(idle));
+	assert_int_equal(atomic_load(&timeouts), 1);
+	round_trip(busy, "alive");
+	close(busy);
+	close(idle);
+	wait_closes(2);
+	wf_server_free(s);
+}
+
+static void
+ipv6_and_unix_listeners(void **state)
+{
+	char dir[] = "/tmp/weft-server-XXXXXX", spec[128];
+	struct wf_addr a, u;
+	wf_server *s;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	fd = socket(AF_INET6, SOCK_STREAM, 0);
+	if (fd < 0)
+		skip();
+	close(fd);
+	s = server(1, 0, 0, 0, "[::1]:0", &a);
+	snprintf(spec, sizeof(spec), "unix:%s/s.sock", dir);
+	assert_int_equal(wf_addr_parse(&u, spec), 0);
+	assert_int_equal(wf_server_listen(s, &u), 1);
+	fd = client(&a);
+	round_trip(fd, "over ipv6");
+	close(fd);
+	fd = client(&u);
+	round_trip(fd, "over unix");
+	close(fd);
+	wait_closes(2);
+	wf_server_free(s);
+	rmdir(dir);
+}
+
+static void
+free_closes_live_connections(void **state)
+{
+	struct wf_addr a;
+	wf_server *s = server(2, 0, 0, 0, "127.0.0.1:0", &a);
+	int fds[4], i;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		fds[i] = client(&a);
+		round_trip(fds[i], "x");
+	}
+	wf_server_free(s);
+	assert_int_equal(atomic_load(&closes), 4);
+	for (i = 0; i < 4; i++) {
+		assert_true(closed_by_server(fds[i]));
+		close(fds[i]);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest cases[] = {
+		CASE(handoff_spreads_round_robin),
+		CASE(reuseport_listener_per_loop),
+		CASE(max_conns_closes_excess_at_once),
+		CASE(idle_connections_time_out),
+		CASE(ipv6_and_unix_listeners),
+		CASE(free_closes_live_connections),
+	};
+
+	RUN("server", cases);
+}

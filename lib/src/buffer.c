@@ -24,8 +24,8 @@ wf_buf_consume(wf_buf *b, size_t n)
 			b->off = b->cap;
 		return;
 	}
-	b->off += n;
-	b->len -= n;
+	b->off += (uint32_t)n;
+	b->len -= (uint32_t)n;
 }
 
 static size_t
@@ -48,20 +48,22 @@ wf_buf_reserve(wf_buf *b, size_t n)
 		b->off = WF_BUF_PREPEND;
 		return 0;
 	}
-	if (n > SIZE_MAX / 2 - WF_BUF_PREPEND - b->len)
+	if (n > UINT32_MAX / 2 - WF_BUF_PREPEND - b->len)
 		return -ENOMEM;
 	cap = b->cap > 256 ? b->cap : 256;
 	while (cap < WF_BUF_PREPEND + b->len + n)
 		cap *= 2;
+	if (cap > UINT32_MAX)
+		cap = UINT32_MAX;
 	if ((p = malloc(cap)) == NULL)
 		return -ENOMEM;
 	if (b->len)
 		memcpy(p + WF_BUF_PREPEND, b->data + b->off, b->len);
 	if (!(b->flags & WF__BUF_BORROWED))
 		free(b->data);
-	b->flags &= ~WF__BUF_BORROWED;
+	b->flags &= ~(uint32_t)WF__BUF_BORROWED;
 	b->data = p;
-	b->cap = cap;
+	b->cap = (uint32_t)cap;
 	b->off = WF_BUF_PREPEND;
 	return 0;
 }
@@ -76,7 +78,7 @@ wf_buf_append(wf_buf *b, const void *p, size_t n)
 	if ((rc = wf_buf_reserve(b, n)) < 0)
 		return rc;
 	memcpy(b->data + b->off + b->len, p, n);
-	b->len += n;
+	b->len += (uint32_t)n;
 	return 0;
 }
 
@@ -91,11 +93,11 @@ wf_buf_prepend(wf_buf *b, const void *p, size_t n)
 			return rc;
 		if (b->off < n) {
 			memmove(b->data + b->off + n, b->data + b->off, b->len);
-			b->off += n;
+			b->off += (uint32_t)n;
 		}
 	}
-	b->off -= n;
-	b->len += n;
+	b->off -= (uint32_t)n;
+	b->len += (uint32_t)n;
 	memcpy(b->data + b->off, p, n);
 	return 0;
 }
@@ -129,10 +131,10 @@ wf_buf_read_fd(wf_buf *b, int fd, size_t limit)
 	if (n < 0)
 		return -errno;
 	if ((size_t)n <= first) {
-		b->len += (size_t)n;
+		b->len += (uint32_t)n;
 		return n;
 	}
-	b->len += first;
+	b->len += (uint32_t)first;
 	if (wf_buf_append(b, spill, (size_t)n - first) < 0)
 		return -ENOMEM;
 	return n;
@@ -178,7 +180,7 @@ wf_buf_reset(wf_buf *b, int release)
 			free(b->data);
 		b->data = NULL;
 		b->cap = 0;
-		b->flags &= ~WF__BUF_BORROWED;
+		b->flags &= ~(uint32_t)WF__BUF_BORROWED;
 	}
 	b->len = 0;
 	b->off = b->cap ? WF_BUF_PREPEND : 0;
@@ -188,9 +190,9 @@ void
 wf__buf_borrow(wf_buf *b, char *p, size_t n)
 {
 	b->data = p;
-	b->cap = n;
+	b->cap = (uint32_t)n;
 	b->off = 0;
-	b->len = n;
+	b->len = (uint32_t)n;
 	b->flags |= WF__BUF_BORROWED;
 }
 

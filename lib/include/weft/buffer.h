@@ -11,15 +11,17 @@
 #define WEFT_BUFFER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <weft/defs.h>
 
 #define WF_BUF_PREPEND 16 /* room kept in front after compaction */
 
+/* 32-bit offsets keep an idle connection small; a buffer holds < 4 GiB. */
 typedef struct wf_buf {
 	char *data;
-	size_t cap, off, len;
-	unsigned flags; /* internal */
+	uint32_t cap, off, len;
+	uint32_t flags; /* internal */
 } wf_buf;
 
 #define WF_BUF_INIT { 0, 0, 0, 0, 0 }
@@ -30,7 +32,8 @@ static inline size_t wf_buf_len(const wf_buf *b) { return b->len; }
 /* Drop n readable bytes from the front (n <= len). */
 WF_EXPORT void wf_buf_consume(wf_buf *b, size_t n);
 
-/* Make room for n more bytes (compacting first); 0 or -ENOMEM. */
+/* Make room for n more bytes (compacting first); 0 or -ENOMEM (also past
+ * 4 GiB). */
 WF_EXPORT int wf_buf_reserve(wf_buf *b, size_t n);
 WF_EXPORT int wf_buf_append(wf_buf *b, const void *p, size_t n);
 

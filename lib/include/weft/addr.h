@@ -15,10 +15,20 @@ struct wf_addr {
 	socklen_t len;
 };
 
-/* 0, or -EINVAL for a malformed address (bad port, host, or path too long). */
+/*
+ * 0, or -EINVAL for a malformed address: a host that is not a numeric
+ * address, a port missing or outside 0..65535 or not plain decimal, junk
+ * after it, or an empty Unix path or one that does not fit sun_path. On
+ * failure *a is zeroed.
+ */
 WF_EXPORT int wf_addr_parse(struct wf_addr *a, const char *s);
 
-/* Format back into the notation above; returns buf. */
+/*
+ * Format back into the notation above (IPv4 any as "*"); returns buf,
+ * truncated to size. A Unix peer that never bound prints as "unix:", a
+ * Linux abstract name as "unix:@name" (for logs; parse takes neither).
+ * INET6_ADDRSTRLEN + 8 bytes hold any IP address, 6 + 108 a Unix one.
+ */
 WF_EXPORT const char *wf_addr_format(const struct wf_addr *a, char *buf,
     size_t size);
 

@@ -1,12 +1,19 @@
 /*
  * Listening sockets: TCP on IPv4/IPv6 and Unix stream sockets, opened here
  * or adopted (socket activation). Accepted sockets are non-blocking and
- * close-on-exec, and belong to the accept callback.
+ * close-on-exec, and belong to the accept callback. A listener belongs to
+ * its loop's thread. At most 64 connections are accepted per wakeup.
  *
  * Running out of descriptors (EMFILE, ENFILE) never turns into a busy loop:
- * a spare descriptor is released to accept and close the excess connection,
- * accepting pauses with a growing backoff, and the log callback hears about
- * it at most once a second.
+ * a spare descriptor (/dev/null) is released to accept and close the
+ * queued connections, so their clients see a close rather than a hang;
+ * then accepting pauses on a timer, 10 ms at first, doubling up to 1 s
+ * while the shortage lasts, back to 10 ms after a successful accept.
+ * ENOBUFS and ENOMEM pause the same way without dropping anything, and so
+ * does any other failure of accept4() (a socket shut down behind our back),
+ * logged as an error. The log callback (weft/log.h) hears about it at most
+ * once a second per listener, with the number of connections dropped since
+ * the last message.
  */
 #ifndef WEFT_LISTENER_H
 #define WEFT_LISTENER_H
@@ -16,28 +23,56 @@
 
 typedef struct wf_listener wf_listener;
 
+/*
+ * A connection arrived: fd is the caller's to close. peer is only valid
+ * during the call (a Unix client that did not bind has an empty path). The
+ * callback may pause or close l; no further connection is accepted in the
+ * same wakeup then.
+ */
 typedef void wf_accept_cb(wf_listener *l, int fd, const struct wf_addr *peer,
     void *arg);
 
+/* NULL opts, or all fields 0, gives the defaults. */
 struct wf_listen_opts {
-	int backlog;   /* 0: 511 */
-	int reuseport; /* set SO_REUSEPORT (several listeners on one port) */
-	int unix_mode; /* chmod for a Unix socket path; 0: as the umask made it */
+	int backlog;   /* 0: 511 (the kernel caps it at net.core.somaxconn) */
+	int reuseport; /* set SO_REUSEPORT (several listeners on one port);
+			  TCP only, ignored for Unix sockets */
+	int unix_mode; /* chmod for a Unix socket path; 0: as the umask made it.
+			  The path has the umask's mode between bind() and
+			  chmod(): put it in a directory that only the intended
+			  clients can search if that moment matters */
 };
 
 /*
  * Bind and listen. SO_REUSEADDR is always set on TCP; IPv6 sockets are
- * IPv6-only. A stale Unix socket file (nobody accepting on it) is replaced;
- * a live one gives -EADDRINUSE; a non-socket file gives -EEXIST.
+ * IPv6-only. A stale Unix socket file (connect() refused: nobody accepting
+ * on it) is replaced; a live one gives -EADDRINUSE; any other kind of file,
+ * a symlink included, gives -EEXIST. Returns 0, -EINVAL for bad arguments,
+ * -EAFNOSUPPORT for a family other than IPv4, IPv6 and Unix, or the errno
+ * of the failing socket(), setsockopt(), bind(), listen() or chmod(); on
+ * failure nothing is left behind (no fd, no socket file).
  */
 WF_EXPORT int wf_listener_open(wf_loop *loop, wf_listener **lp,
     const struct wf_addr *addr, const struct wf_listen_opts *opts,
     wf_accept_cb *cb, void *arg);
 
-/* Take over a listening socket (made non-blocking and close-on-exec). */
+/*
+ * Take over a listening socket (made non-blocking and close-on-exec; that
+ * flag is shared with other holders of the same open file). The listener
+ * owns fd from the call on, also on failure: then fd is closed. Returns 0,
+ * -EBADF for a negative fd, -EINVAL when fd is not listening (SO_ACCEPTCONN)
+ * or cb is NULL, -ENOTSOCK, -ENOMEM, or an epoll_ctl() errno. The Unix
+ * socket path of an adopted fd is never unlinked.
+ */
 WF_EXPORT int wf_listener_adopt(wf_loop *loop, wf_listener **lp, int fd,
     wf_accept_cb *cb, void *arg);
 
+/*
+ * Stop and restart accepting, e.g. at a connection limit; new connections
+ * wait in the kernel's backlog meanwhile. A resume during a shortage
+ * backoff takes effect when the backoff ends. Resume returns 0 or the
+ * epoll_ctl() errno.
+ */
 WF_EXPORT void wf_listener_pause(wf_listener *l);
 WF_EXPORT int wf_listener_resume(wf_listener *l);
 WF_EXPORT int wf_listener_fd(const wf_listener *l);
@@ -45,7 +80,13 @@ WF_EXPORT int wf_listener_fd(const wf_listener *l);
 /* The bound address (with the port the kernel chose for port 0). */
 WF_EXPORT int wf_listener_addr(const wf_listener *l, struct wf_addr *a);
 
-/* Stop, close, and unlink a Unix socket path this listener created. */
+/*
+ * Stop, close, and unlink a Unix socket path this listener created (only
+ * if the path still is the socket it bound, not one that replaced it). The
+ * socket is closed at once, so the address can be bound again right away,
+ * also from the accept callback; the memory goes after the dispatch. A
+ * listener still open when its loop is freed is closed the same way.
+ */
 WF_EXPORT void wf_listener_close(wf_listener *l);
 
 #endif

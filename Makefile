@@ -104,7 +104,7 @@ tsan: check-deps
 		sh scripts/run-tests.sh $(UNIT_SRC:tests/unit/%.c=build/tsan/tests/%)
 
 valgrind: check-deps unit-build
-	@WEFT_TEST_WRAP="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99" \
+	@WEFT_TEST_WRAP="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \
 		WEFT_TEST_SLOW=10 sh scripts/run-tests.sh $(UNIT_BIN)
 
 bench: all $(BENCH_BIN)

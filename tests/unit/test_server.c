@@ -129,7 +129,7 @@ spread_over_loops(int reuseport)
 	struct wf_addr a;
 	wf_server *s = server(2, reuseport, 0, 0, "127.0.0.1:0", &a);
 	int fds[8], i, used[2] = { 0, 0 };
-	char msg[16];
+	char msg[32];
 
 	for (i = 0; i < 8; i++) {
 		fds[i] = client(&a);

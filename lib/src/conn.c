@@ -50,6 +50,8 @@ update_interest(wf_conn *c)
 		want |= WF_READ;
 	if (c->out.len)
 		want |= WF_WRITE;
+	if (want == c->io.interest)
+		return; /* the usual case: called after every on_data */
 	if (wf_io_modify(&c->io, want) < 0)
 		teardown(c, WF_CLOSE_ERROR, EBADF);
 }

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <sys/socket.h>
 
@@ -370,7 +371,7 @@ struct xref {
 	struct srv s;
 	wf_conn_ref *ref;
 	sem_t ready;
-	atomic_int enotconn;
+	atomic_int enotconn, bad;
 };
 
 static void
@@ -384,20 +385,31 @@ make_conn_and_ref(void *arg)
 	sem_post(&x->ready);
 }
 
+/*
+ * Send until the connection is reported gone. No count bound: how long that
+ * takes is the scheduler's business (the case alarm catches a hang), and a
+ * yield now and then lets the loop thread run under valgrind's one-at-a-time
+ * scheduling. cmocka asserts belong to the main thread: report through x.
+ */
 static void *
 hammer(void *arg)
 {
 	struct xref *x = arg;
 	wf_conn_ref *r = x->ref;
 	long i;
-	int rc = 0;
+	int rc;
 
-	for (i = 0; i < 2000000 && rc != -ENOTCONN; i++) {
+	for (i = 0;; i++) {
 		rc = wf_conn_ref_send(r, "ping", 4);
-		assert_true(rc == 0 || rc == -ENOTCONN);
+		if (rc == -ENOTCONN)
+			break;
+		if (rc != 0)
+			atomic_fetch_add(&x->bad, 1);
+		if (i % 64 == 0)
+			sched_yield();
 	}
-	assert_int_equal(rc, -ENOTCONN);
-	assert_int_equal(wf_conn_ref_close(r, 0), -ENOTCONN);
+	if (wf_conn_ref_close(r, 0) != -ENOTCONN)
+		atomic_fetch_add(&x->bad, 1);
 	atomic_fetch_add(&x->enotconn, 1);
 	return NULL;
 }
@@ -428,6 +440,7 @@ references_from_threads_while_conn_dies(void **state)
 	for (i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	assert_int_equal(atomic_load(&x.enotconn), 2);
+	assert_int_equal(atomic_load(&x.bad), 0);
 	wf_conn_ref_put(x.ref);
 	wf_loop_thread_free(t);
 	assert_int_equal(x.s.closes, 1);

@@ -33,7 +33,7 @@ UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC = $(wildcard tests/bench/*.c)
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
-EXAMPLE_SRC = $(wildcard examples/*.c)
+EXAMPLE_SRC = $(wildcard examples/*.c examples/handlers/*.c)
 EXAMPLE_BIN = $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 .PHONY: all test unit check-deps asan tsan valgrind bench install uninstall clean

@@ -8,6 +8,7 @@
 #include <weft/connect.h>
 #include <weft/defs.h>
 #include <weft/frame.h>
+#include <weft/handler.h>
 #include <weft/listener.h>
 #include <weft/log.h>
 #include <weft/loop.h>

@@ -1,0 +1,89 @@
+/*
+ * The handler SDK's request loop: blocking reads into a wf_buf until a frame
+ * decodes, one callback, one write of header and payload (the header goes
+ * into the response buffer's prepend room, so the frame leaves in a single
+ * write with no copy of the payload).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "buffer_int.h"
+#include "weft/handler.h"
+
+#define DEFAULT_MAX (16u << 20)
+
+int
+wf_handler_fd(void)
+{
+	const char *s = getenv("WEFT_FD");
+	char *end;
+	long v;
+
+	if (s && *s) {
+		v = strtol(s, &end, 10);
+		if (*end == '\0' && v >= 0 && v < 65536)
+			return (int)v;
+	}
+	return 3;
+}
+
+/* The whole buffer, whatever it takes (the fd is blocking). */
+static int
+write_all(int fd, wf_buf *b)
+{
+	while (wf_buf_len(b)) {
+		ssize_t n = wf_buf_write_fd(b, fd);
+
+		if (n < 0)
+			return (int)n;
+	}
+	return 0;
+}
+
+int
+wf_handler_run(int fd, uint32_t max_frame, wf_handler_fn *fn, void *arg)
+{
+	wf_buf in = WF_BUF_INIT, out = WF_BUF_INIT;
+	unsigned char hdr[WF_FRAME_HDR];
+	struct wf_frame f;
+	uint16_t status;
+	ssize_t n;
+	int rc;
+
+	if (fn == NULL)
+		return -EINVAL;
+	if (max_frame == 0)
+		max_frame = DEFAULT_MAX;
+	for (;;) {
+		while ((rc = wf_frame_decode(&in, max_frame, &f)) == 0) {
+			n = wf_buf_read_fd(&in, fd, (size_t)max_frame + WF_FRAME_HDR);
+			if (n <= 0) {
+				rc = n < 0 ? (int)n :
+				    wf_buf_len(&in) ? -ECONNRESET : 0;
+				goto done;
+			}
+		}
+		if (rc < 0)
+			goto done;
+		status = 0;
+		wf_buf_reset(&out, 0);
+		if ((rc = fn(&f, &out, &status, arg)) < 0)
+			goto done;
+		if (wf_buf_len(&out) > UINT32_MAX) {
+			rc = -EMSGSIZE;
+			goto done;
+		}
+		wf_frame_header(hdr, (uint32_t)wf_buf_len(&out), status, 0);
+		if ((rc = wf_buf_prepend(&out, hdr, sizeof(hdr))) < 0 ||
+		    (rc = write_all(fd, &out)) < 0)
+			goto done;
+		wf_buf_consume(&in, WF_FRAME_HDR + f.len);
+	}
+done:
+	wf_buf_reset(&in, 1);
+	wf_buf_reset(&out, 1);
+	return rc;
+}

@@ -1,0 +1,175 @@
+/* The handler SDK, served by a forked child over a socketpair. */
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "testutil.h"
+#include "weft/handler.h"
+
+/* Upper-cases; a payload starting with '!' answers with status 150. */
+static int
+upcase(const struct wf_frame *req, wf_buf *resp, uint16_t *status, void *arg)
+{
+	uint32_t i;
+	int rc;
+
+	(void)arg;
+	if (req->len && req->payload[0] == '!')
+		*status = 150;
+	if ((rc = wf_buf_append(resp, req->payload, req->len)) < 0)
+		return rc;
+	for (i = 0; i < req->len; i++)
+		if (resp->data[resp->off + i] >= 'a' && resp->data[resp->off + i] <= 'z')
+			resp->data[resp->off + i] -= 32;
+	return 0;
+}
+
+/* Fork a handler on one end; its exit status is 100 + the negated result. */
+static pid_t
+spawn(int *peer)
+{
+	int sv[2];
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		_exit(100 - wf_handler_run(sv[1], 64, upcase, NULL));
+	}
+	close(sv[1]);
+	*peer = sv[0];
+	return pid;
+}
+
+static int
+reap(pid_t pid)
+{
+	int st;
+
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st) - 100; /* the negated result */
+}
+
+static void
+send_frame(int fd, const char *p, uint32_t len)
+{
+	unsigned char h[WF_FRAME_HDR];
+
+	wf_frame_header(h, len, 0, 0);
+	assert_int_equal(write(fd, h, sizeof(h)), (ssize_t)sizeof(h));
+	if (len)
+		assert_int_equal(write(fd, p, len), (ssize_t)len);
+}
+
+static void
+read_exact(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, (char *)buf + got, n - got);
+
+		assert_true(r > 0);
+		got += (size_t)r;
+	}
+}
+
+static void
+expect(int fd, const char *payload, uint16_t status)
+{
+	unsigned char h[WF_FRAME_HDR];
+	struct wf_frame f;
+	wf_buf b = WF_BUF_INIT;
+	char body[64];
+	size_t n = strlen(payload);
+
+	read_exact(fd, h, sizeof(h));
+	assert_int_equal(wf_buf_append(&b, h, sizeof(h)), 0);
+	read_exact(fd, body, n);
+	assert_int_equal(wf_buf_append(&b, body, n), 0);
+	assert_int_equal(wf_frame_decode(&b, 64, &f), 1);
+	assert_int_equal(f.len, n);
+	assert_int_equal(f.status, status);
+	assert_memory_equal(f.payload, payload, n);
+	wf_buf_reset(&b, 1);
+}
+
+static void
+answers_in_order_and_ends_clean(void **state)
+{
+	char msg[32], want[32];
+	int fd, i;
+	pid_t pid = spawn(&fd);
+
+	(void)state;
+	/* Pipelined: all requests first, then all answers, in order. */
+	for (i = 0; i < 100; i++) {
+		snprintf(msg, sizeof(msg), "req %d", i);
+		send_frame(fd, msg, (uint32_t)strlen(msg));
+	}
+	send_frame(fd, "!oops", 5);
+	send_frame(fd, "", 0);
+	for (i = 0; i < 100; i++) {
+		snprintf(want, sizeof(want), "REQ %d", i);
+		expect(fd, want, 0);
+	}
+	expect(fd, "!OOPS", 150);
+	expect(fd, "", 0);
+	close(fd);
+	assert_int_equal(reap(pid), 0);
+}
+
+static void
+bad_requests_end_the_handler(void **state)
+{
+	unsigned char h[WF_FRAME_HDR];
+	int fd;
+	pid_t pid;
+
+	(void)state;
+	pid = spawn(&fd);
+	wf_frame_header(h, 65, 0, 0); /* over the handler's max of 64 */
+	assert_int_equal(write(fd, h, sizeof(h)), (ssize_t)sizeof(h));
+	assert_int_equal(reap(pid), EMSGSIZE);
+	close(fd);
+
+	pid = spawn(&fd);
+	wf_frame_header(h, 1, 0, 7); /* flags must be 0 */
+	assert_int_equal(write(fd, h, sizeof(h)), (ssize_t)sizeof(h));
+	assert_int_equal(reap(pid), EPROTO);
+	close(fd);
+
+	pid = spawn(&fd);
+	wf_frame_header(h, 10, 0, 0);
+	assert_int_equal(write(fd, h, sizeof(h)), (ssize_t)sizeof(h));
+	close(fd); /* the stream ends inside the frame */
+	assert_int_equal(reap(pid), ECONNRESET);
+}
+
+static void
+fd_comes_from_weft_fd(void **state)
+{
+	(void)state;
+	unsetenv("WEFT_FD");
+	assert_int_equal(wf_handler_fd(), 3);
+	setenv("WEFT_FD", "7", 1);
+	assert_int_equal(wf_handler_fd(), 7);
+	setenv("WEFT_FD", "7x", 1);
+	assert_int_equal(wf_handler_fd(), 3);
+	unsetenv("WEFT_FD");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest cases[] = {
+		CASE(answers_in_order_and_ends_clean),
+		CASE(bad_requests_end_the_handler),
+		CASE(fd_comes_from_weft_fd),
+	};
+
+	RUN("handler", cases);
+}

@@ -35,10 +35,11 @@ BENCH_SRC = $(wildcard tests/bench/*.c)
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 EXAMPLE_SRC = $(wildcard examples/*.c examples/handlers/*.c)
 EXAMPLE_BIN = $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
+TOOL_BIN  = $(BUILD)/weft-cat
 
 .PHONY: all test unit check-deps asan tsan valgrind bench install uninstall clean
 
-all: $(LIB_A) $(LIB_SO) $(OUT)/libweft.so $(EXAMPLE_BIN)
+all: $(LIB_A) $(LIB_SO) $(OUT)/libweft.so $(EXAMPLE_BIN) $(TOOL_BIN)
 
 $(BUILD)/lib/%.o: lib/src/%.c $(HEADERS) $(wildcard lib/src/*.h)
 	@mkdir -p $(@D)
@@ -64,6 +65,9 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(LIB_A)
 # Examples build the way a user's program would: public headers only.
 $(BUILD)/examples/%: examples/%.c $(LIB_A)
 	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+$(BUILD)/weft-cat: daemon/weft-cat.c $(LIB_A)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
 # The benchmarks' weft echo server is the example itself.

@@ -79,7 +79,9 @@ main(int argc, char **argv)
 	}
 	wf_loop_new(&loop);
 	wf_signal_start(loop, &sig, &set, on_signal, loop);
-	printf("frame_echo: listening on %s with %u threads\n", spec, o.threads);
+	wf_server_addr(srv, 0, &a); /* port 0: the kernel's choice */
+	printf("frame_echo: listening on %s with %u threads\n",
+	    wf_addr_format(&a, spec, sizeof(spec)), o.threads);
 	fflush(stdout);
 	wf_loop_run(loop);
 	wf_server_free(srv);

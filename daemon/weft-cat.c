@@ -1,0 +1,147 @@
+/*
+ * weft-cat: send requests to a weft server and print the responses.
+ *
+ *   weft-cat [-a] [-w SECONDS] ADDRESS
+ *
+ * ADDRESS is HOST:PORT, [IPV6]:PORT or unix:/path. Each line of standard
+ * input (without its newline) is one request, and each response is printed
+ * on a line of its own; with -a all of standard input is one request and
+ * the response is printed as is. A response with a non-zero status goes to
+ * standard error as "weft-cat: status N: payload" and makes the exit status
+ * 1; a connection or protocol failure exits 2.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <weft/weft.h>
+
+#define MAX_RESPONSE (64u << 20)
+
+static int sock = -1;
+
+static void
+die(const char *what, int err)
+{
+	fprintf(stderr, "weft-cat: %s: %s\n", what, strerror(err));
+	exit(2);
+}
+
+static void
+send_request(const char *p, size_t n)
+{
+	unsigned char hdr[WF_FRAME_HDR];
+	struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)(uintptr_t)p, n } };
+	int cnt = 2;
+
+	if (n > UINT32_MAX)
+		die("request", EMSGSIZE);
+	wf_frame_header(hdr, (uint32_t)n, 0, 0);
+	while (cnt > 0) {
+		ssize_t w = writev(sock, iov + 2 - cnt, cnt);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			die("write", errno);
+		while (cnt > 0 && (size_t)w >= iov[2 - cnt].iov_len)
+			w -= (ssize_t)iov[2 - cnt--].iov_len;
+		if (cnt > 0) {
+			iov[2 - cnt].iov_base = (char *)iov[2 - cnt].iov_base + w;
+			iov[2 - cnt].iov_len -= (size_t)w;
+		}
+	}
+}
+
+/* Read one response; print it; 1 if its status says failure. */
+static int
+read_response(wf_buf *in, int line_mode)
+{
+	struct wf_frame f;
+	ssize_t n;
+	int rc;
+
+	while ((rc = wf_frame_decode(in, MAX_RESPONSE, &f)) == 0) {
+		n = wf_buf_read_fd(in, sock, MAX_RESPONSE + WF_FRAME_HDR);
+		if (n == 0)
+			die("read", ECONNRESET);
+		if (n < 0)
+			die("read", n == -EAGAIN ? ETIMEDOUT : (int)-n);
+	}
+	if (rc < 0)
+		die("response", -rc);
+	if (f.status) {
+		fprintf(stderr, "weft-cat: status %u: %.*s\n", f.status,
+		    (int)f.len, f.payload);
+	} else {
+		fwrite(f.payload, 1, f.len, stdout);
+		if (line_mode)
+			putchar('\n');
+		fflush(stdout);
+	}
+	wf_buf_consume(in, WF_FRAME_HDR + f.len);
+	return f.status != 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct timeval tv = { 30, 0 };
+	wf_buf in = WF_BUF_INIT, all = WF_BUF_INIT;
+	int opt, whole = 0, failed = 0, rc;
+	struct wf_addr a;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+
+	while ((opt = getopt(argc, argv, "aw:")) != -1) {
+		if (opt == 'a')
+			whole = 1;
+		else if (opt == 'w')
+			tv.tv_sec = atol(optarg);
+		else
+			goto usage;
+	}
+	if (optind + 1 != argc)
+		goto usage;
+	if ((rc = wf_addr_parse(&a, argv[optind])) < 0) {
+		fprintf(stderr, "weft-cat: %s: not an address (HOST:PORT, "
+		    "[IPV6]:PORT or unix:/path)\n", argv[optind]);
+		return 2;
+	}
+	sock = socket(a.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		die("socket", errno);
+	/* A server that never answers must not hang a script. */
+	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(sock, (struct sockaddr *)&a.ss, a.len) < 0)
+		die(argv[optind], errno);
+
+	if (whole) {
+		while ((len = wf_buf_read_fd(&all, 0, MAX_RESPONSE)) > 0)
+			;
+		if (len < 0)
+			die("stdin", (int)-len);
+		send_request(wf_buf_peek(&all), wf_buf_len(&all));
+		failed = read_response(&in, 0);
+	} else {
+		while ((len = getline(&line, &cap, stdin)) >= 0) {
+			if (len > 0 && line[len - 1] == '\n')
+				len--;
+			send_request(line, (size_t)len);
+			failed |= read_response(&in, 1);
+		}
+	}
+	free(line);
+	wf_buf_reset(&in, 1);
+	wf_buf_reset(&all, 1);
+	close(sock);
+	return failed;
+usage:
+	fprintf(stderr, "usage: weft-cat [-a] [-w SECONDS] ADDRESS\n");
+	return 2;
+}

@@ -75,6 +75,11 @@ $(BUILD)/bench/echo_weft: $(BUILD)/examples/echo
 	@mkdir -p $(@D)
 	cp $< $@
 
+# Unit tests of the daemon's modules link those modules too.
+$(BUILD)/tests/test_config: tests/unit/test_config.c daemon/config.c daemon/config.h tests/unit/testutil.h $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Ilib/src -Idaemon $(ALL_CFLAGS) -o $@ $< daemon/config.c $(LIB_A) -lcmocka -lconfuse $(LDLIBS)
+
 $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Ilib/src $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)

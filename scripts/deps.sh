@@ -4,7 +4,7 @@
 # Packages already installed are skipped, so a ready machine pays one dpkg query.
 set -eu
 
-pkgs="gcc make pkg-config libc6-dev libcmocka-dev bats bats-support bats-assert valgrind"
+pkgs="gcc make pkg-config libc6-dev libcmocka-dev bats bats-support bats-assert valgrind libconfuse-dev"
 [ "${WEFT_DEPS_EXTRA:-}" ] && pkgs="$pkgs $WEFT_DEPS_EXTRA"
 
 missing=""

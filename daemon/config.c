@@ -1,0 +1,393 @@
+/*
+ * weftd.conf. libconfuse does the syntax and unknown keys; our validate
+ * callbacks check every value while the parser still knows the line, so
+ * each error reads "file:line: what is wrong".
+ */
+#include <confuse.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <weft/addr.h>
+
+#include "config.h"
+
+struct errbuf {
+	char *buf;
+	size_t len;
+};
+
+static const struct {
+	const char *name;
+	long min, max;
+} ranges[] = {
+	{ "io_threads", 1, 256 },
+	{ "max_connections", 1, 1000000 },
+	{ "workers", 1, 1024 },
+	{ "queue_limit", 0, 1000000 },
+};
+
+static const struct {
+	const char *name;
+	int value;
+} levels[] = {
+	{ "err", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
+	{ "info", LOG_INFO }, { "debug", LOG_DEBUG },
+}, facilities[] = {
+	{ "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+#define NITEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A number, then a unit from the table; a bare number takes unit `bare`. */
+static int
+parse_units(const char *s, uint64_t *out, const char *const *units,
+    const uint64_t *mult, size_t n, uint64_t bare)
+{
+	unsigned long long v;
+	char *end;
+	size_t i;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	if (*end == '\0') {
+		if (v > UINT64_MAX / bare)
+			return -1;
+		*out = v * bare;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (strcmp(end, units[i]) == 0) {
+			if (v > UINT64_MAX / mult[i])
+				return -1;
+			*out = v * mult[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int
+weftd_parse_size(const char *s, uint64_t *bytes)
+{
+	static const char *const u[] = { "k", "m", "g" };
+	static const uint64_t m[] = { 1u << 10, 1u << 20, 1u << 30 };
+
+	return parse_units(s, bytes, u, m, 3, 1);
+}
+
+int
+weftd_parse_duration(const char *s, uint64_t *ms)
+{
+	static const char *const u[] = { "ms", "s", "m", "h" };
+	static const uint64_t m[] = { 1, 1000, 60000, 3600000 };
+
+	return parse_units(s, ms, u, m, 4, 1000);
+}
+
+static int
+lookup(const char *s, int *out, int facility)
+{
+	size_t i, n = facility ? NITEMS(facilities) : NITEMS(levels);
+
+	for (i = 0; i < n; i++) {
+		const char *name = facility ? facilities[i].name : levels[i].name;
+
+		if (strcmp(s, name) == 0) {
+			*out = facility ? facilities[i].value : levels[i].value;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+check_range(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *name = cfg_opt_name(opt);
+	long v = cfg_opt_getnint(opt, 0);
+	size_t i;
+
+	for (i = 0; i < NITEMS(ranges); i++) {
+		if (strcmp(name, ranges[i].name) == 0 &&
+		    (v < ranges[i].min || v > ranges[i].max)) {
+			cfg_error(cfg, "%s: %ld is out of range %ld..%ld", name, v,
+			    ranges[i].min, ranges[i].max);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+check_size(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	uint64_t v;
+
+	if (weftd_parse_size(s, &v) < 0 || v < 64 || v > (1u << 30)) {
+		cfg_error(cfg, "%s: \"%s\" is not a size from 64 to 1g "
+		    "(bytes, or with k, m, g)", cfg_opt_name(opt), s ? s : "");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_duration(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *name = cfg_opt_name(opt), *s = cfg_opt_getnstr(opt, 0);
+	int zero_ok = strcmp(name, "request_timeout") != 0;
+	uint64_t v;
+
+	if (weftd_parse_duration(s, &v) < 0 || (v == 0 && !zero_ok) ||
+	    v > 86400000) {
+		cfg_error(cfg, "%s: \"%s\" is not a duration %s to 1 day "
+		    "(seconds, or with ms, s, m, h)", name, s ? s : "",
+		    zero_ok ? "from 0" : "above 0");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_name(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *name = cfg_opt_name(opt), *s = cfg_opt_getnstr(opt, 0);
+	int facility = strcmp(name, "syslog_facility") == 0, v;
+
+	if (s == NULL || lookup(s, &v, facility) < 0) {
+		cfg_error(cfg, "%s: \"%s\" is not one of %s", name, s ? s : "",
+		    facility ? "daemon, user, local0..local7" :
+		    "err, warning, notice, info, debug");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_listen(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct wf_addr a;
+	unsigned i;
+
+	if (cfg_opt_size(opt) == 0) {
+		cfg_error(cfg, "listen: needs at least one address");
+		return -1;
+	}
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		const char *s = cfg_opt_getnstr(opt, i);
+
+		if (wf_addr_parse(&a, s) < 0) {
+			cfg_error(cfg, "listen: \"%s\" is not HOST:PORT, "
+			    "[IPV6]:PORT or unix:/path", s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+check_env(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		const char *s = cfg_opt_getnstr(opt, i), *eq = strchr(s, '=');
+
+		if (eq == NULL || eq == s) {
+			cfg_error(cfg, "env: \"%s\" is not NAME=value", s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+check_command(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_size(opt) ? cfg_opt_getnstr(opt, 0) : NULL;
+
+	/* execv, no shell and no PATH search: the program is a full path. */
+	if (s == NULL || s[0] != '/') {
+		cfg_error(cfg, "command: the first word must be an absolute "
+		    "path, not \"%s\"", s ? s : "");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * libconfuse's error callback has no user pointer: the buffer of the load
+ * in progress is file-scope. Configuration is loaded on the main thread.
+ */
+static struct errbuf *current;
+
+static void
+on_error(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	int n = 0;
+
+	if (current == NULL || current->buf[0])
+		return; /* keep the first error: the later ones follow from it */
+	if (cfg && cfg->filename)
+		n = cfg->line > 0 ?
+		    snprintf(current->buf, current->len, "%s:%d: ",
+		    cfg->filename, cfg->line) :
+		    snprintf(current->buf, current->len, "%s: ", cfg->filename);
+	if (n >= 0 && (size_t)n < current->len)
+		vsnprintf(current->buf + n, current->len - (size_t)n, fmt, ap);
+}
+
+static void
+free_list(char **v)
+{
+	char **p;
+
+	if (v == NULL)
+		return;
+	for (p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+static char **
+copy_list(cfg_t *cfg, const char *name, unsigned *n)
+{
+	unsigned i, size = cfg_size(cfg, name);
+	char **v = calloc(size + 1, sizeof(*v));
+
+	if (v == NULL)
+		return NULL;
+	for (i = 0; i < size; i++) {
+		if ((v[i] = strdup(cfg_getnstr(cfg, name, i))) == NULL) {
+			free_list(v);
+			return NULL;
+		}
+	}
+	*n = size;
+	return v;
+}
+
+
+void
+weftd_config_free(struct weftd_config *c)
+{
+	free_list(c->listen);
+	free_list(c->handler.argv);
+	free_list(c->handler.env);
+	memset(c, 0, sizeof(*c));
+}
+
+int
+weftd_config_load(const char *path, struct weftd_config *c, char *err,
+    size_t errlen)
+{
+	cfg_opt_t handler_opts[] = {
+		CFG_STR_LIST("command", NULL, CFGF_NODEFAULT),
+		CFG_INT("workers", 4, CFGF_NONE),
+		CFG_STR("request_timeout", "30s", CFGF_NONE),
+		CFG_INT("queue_limit", 1024, CFGF_NONE),
+		CFG_STR_LIST("env", "{}", CFGF_NONE),
+		CFG_END()
+	};
+	cfg_opt_t opts[] = {
+		CFG_STR_LIST("listen", "{\"127.0.0.1:7000\"}", CFGF_NONE),
+		CFG_INT("io_threads", 2, CFGF_NONE),
+		CFG_INT("max_connections", 10000, CFGF_NONE),
+		CFG_STR("max_frame", "1m", CFGF_NONE),
+		CFG_STR("idle_timeout", "60s", CFGF_NONE),
+		CFG_STR("shutdown_timeout", "10s", CFGF_NONE),
+		CFG_STR("log_level", "info", CFGF_NONE),
+		CFG_STR("syslog_facility", "daemon", CFGF_NONE),
+		CFG_SEC("handler", handler_opts, CFGF_NODEFAULT),
+		CFG_END()
+	};
+	static const struct {
+		const char *name;
+		cfg_validate_callback_t fn;
+	} checks[] = {
+		{ "listen", check_listen },
+		{ "io_threads", check_range },
+		{ "max_connections", check_range },
+		{ "max_frame", check_size },
+		{ "idle_timeout", check_duration },
+		{ "shutdown_timeout", check_duration },
+		{ "log_level", check_name },
+		{ "syslog_facility", check_name },
+		{ "handler|command", check_command },
+		{ "handler|workers", check_range },
+		{ "handler|request_timeout", check_duration },
+		{ "handler|queue_limit", check_range },
+		{ "handler|env", check_env },
+	};
+	struct errbuf e = { err, errlen };
+	uint64_t v;
+	cfg_t *cfg, *h;
+	size_t i;
+	int rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	err[0] = '\0';
+	if ((cfg = cfg_init(opts, CFGF_NONE)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	current = &e;
+	cfg_set_error_function(cfg, on_error);
+	for (i = 0; i < NITEMS(checks); i++)
+		cfg_set_validate_func(cfg, checks[i].name, checks[i].fn);
+	switch (cfg_parse(cfg, path)) {
+	case CFG_SUCCESS:
+		break;
+	case CFG_FILE_ERROR:
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	default:
+		if (err[0] == '\0')
+			snprintf(err, errlen, "%s: syntax error", path);
+		goto out;
+	}
+	if ((h = cfg_getsec(cfg, "handler")) == NULL ||
+	    cfg_size(h, "command") == 0) {
+		snprintf(err, errlen, "%s: a handler section with a command "
+		    "is required", path);
+		goto out;
+	}
+	/* Every value was checked while parsing: these cannot fail now. */
+	c->io_threads = (unsigned)cfg_getint(cfg, "io_threads");
+	c->max_connections = (unsigned)cfg_getint(cfg, "max_connections");
+	weftd_parse_size(cfg_getstr(cfg, "max_frame"), &v);
+	c->max_frame = (uint32_t)v;
+	weftd_parse_duration(cfg_getstr(cfg, "idle_timeout"), &c->idle_timeout_ms);
+	weftd_parse_duration(cfg_getstr(cfg, "shutdown_timeout"),
+	    &c->shutdown_timeout_ms);
+	lookup(cfg_getstr(cfg, "log_level"), &c->log_level, 0);
+	lookup(cfg_getstr(cfg, "syslog_facility"), &c->facility, 1);
+	c->handler.workers = (unsigned)cfg_getint(h, "workers");
+	c->handler.queue_limit = (unsigned)cfg_getint(h, "queue_limit");
+	weftd_parse_duration(cfg_getstr(h, "request_timeout"),
+	    &c->handler.request_timeout_ms);
+	if ((c->listen = copy_list(cfg, "listen", &c->nlisten)) == NULL ||
+	    (c->handler.argv = copy_list(h, "command", &c->handler.argc)) == NULL ||
+	    (c->handler.env = copy_list(h, "env", &c->handler.nenv)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		weftd_config_free(c);
+		goto out;
+	}
+	rc = 0;
+out:
+	current = NULL;
+	cfg_free(cfg);
+	return rc;
+}

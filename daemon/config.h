@@ -1,0 +1,41 @@
+/* weftd's configuration: parsed with libconfuse, every value checked. */
+#ifndef WEFTD_CONFIG_H
+#define WEFTD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct weftd_config {
+	char **listen; /* addresses as wf_addr_parse() takes them */
+	unsigned nlisten;
+	unsigned io_threads;
+	unsigned max_connections;
+	uint32_t max_frame;           /* bytes */
+	uint64_t idle_timeout_ms;     /* 0: none */
+	uint64_t shutdown_timeout_ms;
+	int log_level;                /* LOG_ERR .. LOG_DEBUG */
+	int facility;                 /* LOG_DAEMON, LOG_USER, LOG_LOCAL0-7 */
+	struct {
+		char **argv; /* NULL-terminated; argv[0] is the program */
+		unsigned argc;
+		unsigned workers;
+		uint64_t request_timeout_ms;
+		unsigned queue_limit;
+		char **env; /* NAME=value, NULL-terminated */
+		unsigned nenv;
+	} handler;
+};
+
+/*
+ * Load path into *c. On error returns -1 with err holding
+ * "file:line: what is wrong" (or "file: ..." when no line applies).
+ */
+int weftd_config_load(const char *path, struct weftd_config *c, char *err,
+    size_t errlen);
+void weftd_config_free(struct weftd_config *c);
+
+/* "64k", "1m", "1g" or bytes; "500ms", "30s", "5m", "1h" or seconds. */
+int weftd_parse_size(const char *s, uint64_t *bytes);
+int weftd_parse_duration(const char *s, uint64_t *ms);
+
+#endif

@@ -1,0 +1,186 @@
+/* weftd.conf: values, defaults, units, and file:line errors. */
+#include <stdio.h>
+#include <syslog.h>
+
+#include "testutil.h"
+#include "config.h"
+
+static char path[64];
+
+static const char *
+write_conf(const char *text)
+{
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/weft-conf-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void
+loads_every_option(void **state)
+{
+	struct weftd_config c;
+	char err[256];
+
+	(void)state;
+	write_conf(
+	    "# a full config\n"
+	    "listen = { \"127.0.0.1:7001\", \"[::1]:7002\", \"unix:/run/w.sock\" }\n"
+	    "io_threads = 4\n"
+	    "max_connections = 500\n"
+	    "max_frame = 64k\n"
+	    "idle_timeout = 500ms\n"
+	    "shutdown_timeout = 2m\n"
+	    "log_level = debug\n"
+	    "syslog_facility = local3\n"
+	    "handler {\n"
+	    "  command = { \"/usr/libexec/weft/echo\", \"--flag\" }\n"
+	    "  workers = 8\n"
+	    "  request_timeout = 3\n"
+	    "  queue_limit = 0\n"
+	    "  env = { \"LANG=C\", \"A=b=c\" }\n"
+	    "}\n");
+	assert_int_equal(weftd_config_load(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.nlisten, 3);
+	assert_string_equal(c.listen[2], "unix:/run/w.sock");
+	assert_null(c.listen[3]);
+	assert_int_equal(c.io_threads, 4);
+	assert_int_equal(c.max_connections, 500);
+	assert_int_equal(c.max_frame, 65536);
+	assert_int_equal(c.idle_timeout_ms, 500);
+	assert_int_equal(c.shutdown_timeout_ms, 120000);
+	assert_int_equal(c.log_level, LOG_DEBUG);
+	assert_int_equal(c.facility, LOG_LOCAL3);
+	assert_int_equal(c.handler.argc, 2);
+	assert_string_equal(c.handler.argv[1], "--flag");
+	assert_null(c.handler.argv[2]);
+	assert_int_equal(c.handler.workers, 8);
+	assert_int_equal(c.handler.request_timeout_ms, 3000); /* bare: seconds */
+	assert_int_equal(c.handler.queue_limit, 0);
+	assert_int_equal(c.handler.nenv, 2);
+	assert_string_equal(c.handler.env[1], "A=b=c");
+	weftd_config_free(&c);
+	unlink(path);
+}
+
+static void
+defaults_fill_the_rest(void **state)
+{
+	struct weftd_config c;
+	char err[256];
+
+	(void)state;
+	write_conf("handler {\n  command = { \"/bin/cat\" }\n}\n");
+	assert_int_equal(weftd_config_load(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.nlisten, 1);
+	assert_string_equal(c.listen[0], "127.0.0.1:7000");
+	assert_int_equal(c.io_threads, 2);
+	assert_int_equal(c.max_frame, 1 << 20);
+	assert_int_equal(c.idle_timeout_ms, 60000);
+	assert_int_equal(c.handler.workers, 4);
+	assert_int_equal(c.handler.nenv, 0);
+	assert_null(c.handler.env[0]);
+	assert_int_equal(c.log_level, LOG_INFO);
+	assert_int_equal(c.facility, LOG_DAEMON);
+	weftd_config_free(&c);
+	unlink(path);
+}
+
+/* Each bad config fails with "file:line: ..." naming the problem. */
+static void
+bad_values_name_file_and_line(void **state)
+{
+	static const struct {
+		const char *text;
+		int line;
+		const char *says;
+	} bad[] = {
+		{ "io_threads = 2\nio_thread = 3\n", 2, "io_thread" },
+		{ "\n\nio_threads = -1\n", 3, "io_threads: -1 is out of range 1..256" },
+		{ "max_connections = 0\n", 1, "out of range" },
+		{ "listen = { \"127.0.0.1:99999\" }\n", 1, "\"127.0.0.1:99999\" is not HOST:PORT" },
+		{ "max_frame = 12q\n", 1, "max_frame: \"12q\" is not a size" },
+		{ "max_frame = 2g\n", 1, "not a size" },
+		{ "idle_timeout = soon\n", 1, "idle_timeout: \"soon\" is not a duration" },
+		{ "log_level = loud\n", 1, "log_level: \"loud\" is not one of" },
+		{ "syslog_facility = local9\n", 1, "is not one of daemon" },
+		{ "handler {\n command = { \"echo\" }\n}\n", 2, "absolute path" },
+		{ "handler {\n command = { \"/bin/x\" }\n workers = 5000\n}\n", 3, "workers: 5000" },
+		{ "handler {\n command = { \"/bin/x\" }\n env = { \"NOEQUALS\" }\n}\n", 3, "NOEQUALS" },
+		{ "handler {\n command = { \"/bin/x\" }\n request_timeout = 0\n}\n", 3, "request_timeout" },
+		{ "io_threads = 2 2\n", 1, "" },
+	};
+	struct weftd_config c;
+	char err[256], want[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		write_conf(bad[i].text);
+		assert_int_equal(weftd_config_load(path, &c, err, sizeof(err)), -1);
+		snprintf(want, sizeof(want), "%s:%d: ", path, bad[i].line);
+		if (strncmp(err, want, strlen(want)) != 0)
+			fail_msg("case %zu: \"%s\" does not start with \"%s\"", i,
+			    err, want);
+		if (strstr(err, bad[i].says) == NULL)
+			fail_msg("case %zu: \"%s\" does not say \"%s\"", i, err,
+			    bad[i].says);
+		unlink(path);
+	}
+}
+
+static void
+missing_file_and_missing_handler(void **state)
+{
+	struct weftd_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(weftd_config_load("/nonexistent/weftd.conf", &c, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "/nonexistent/weftd.conf: No such file or directory");
+	write_conf("io_threads = 2\n");
+	assert_int_equal(weftd_config_load(path, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "a handler section with a command is required"));
+	unlink(path);
+}
+
+static void
+units(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(weftd_parse_size("4096", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(weftd_parse_size("1g", &v), 0);
+	assert_int_equal(v, 1u << 30);
+	assert_int_equal(weftd_parse_size("-1", &v), -1);
+	assert_int_equal(weftd_parse_size("1 k", &v), -1);
+	assert_int_equal(weftd_parse_size("99999999999999999999", &v), -1);
+	assert_int_equal(weftd_parse_duration("250ms", &v), 0);
+	assert_int_equal(v, 250);
+	assert_int_equal(weftd_parse_duration("1h", &v), 0);
+	assert_int_equal(v, 3600000);
+	assert_int_equal(weftd_parse_duration("5", &v), 0);
+	assert_int_equal(v, 5000);
+	assert_int_equal(weftd_parse_duration("5x", &v), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest cases[] = {
+		CASE(loads_every_option),
+		CASE(defaults_fill_the_rest),
+		CASE(bad_values_name_file_and_line),
+		CASE(missing_file_and_missing_handler),
+		CASE(units),
+	};
+
+	RUN("config", cases);
+}

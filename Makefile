@@ -80,6 +80,11 @@ $(BUILD)/tests/test_config: tests/unit/test_config.c daemon/config.c daemon/conf
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Ilib/src -Idaemon $(ALL_CFLAGS) -o $@ $< daemon/config.c $(LIB_A) -lcmocka -lconfuse $(LDLIBS)
 
+$(BUILD)/tests/test_spawn: tests/unit/test_spawn.c daemon/spawn.c daemon/spawn.h tests/unit/testutil.h $(LIB_A) $(EXAMPLE_BIN)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Ilib/src -Idaemon -DTEST_HANDLER='"$(BUILD)/examples/handlers/echo"' \
+		$(ALL_CFLAGS) -o $@ $< daemon/spawn.c $(LIB_A) -lcmocka $(LDLIBS)
+
 $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Ilib/src $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)

@@ -1,0 +1,135 @@
+/*
+ * Handler processes. The child does only async-signal-safe work between
+ * fork and exec. If exec fails, the child writes its errno into a
+ * close-on-exec pipe; a successful exec closes the pipe, so the parent's
+ * read returns 0: a missing or non-executable handler is an error of this
+ * call, with its cause, not a mystery exit later.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn.h"
+
+#define WORKER_FD 3
+#define MAX_ENV 256
+
+/* In the child: set fds 0-3 up, close the rest, reset signals, exec. */
+static void __attribute__((noreturn))
+child(char *const argv[], char *const envp[], int sock, int out, int errw,
+    pid_t parent)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+	int sig, devnull, e;
+
+	/* Dies with weftd; if weftd is already gone, do not run at all. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		goto fail;
+	/*
+	 * Move the fds we keep above 3 first, so the dup2s below cannot
+	 * clobber one another whatever numbers they came with.
+	 */
+	if ((sock = fcntl(sock, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (out = fcntl(out, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		goto fail;
+	if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0 ||
+	    dup2(sock, WORKER_FD) < 0)
+		goto fail;
+	/* Everything above 3 goes: CLOEXEC or not, inherited or ours. */
+	if (close_range(WORKER_FD + 1, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
+		goto fail;
+	/* weftd blocks signals for its signalfd; a handler starts clean. */
+	for (sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(argv[0], argv, envp);
+fail:
+	e = errno;
+	(void)!write(errw, &e, sizeof(e));
+	_exit(127);
+}
+
+int
+weftd_spawn(char *const argv[], char *const env[], struct weftd_child *c,
+    char *err, size_t errlen)
+{
+	char *envp[MAX_ENV + 2];
+	int sv[2], outp[2], errp[2], e = 0, n = 0, rc;
+	pid_t parent = getpid(), pid;
+	ssize_t r;
+
+	c->pid = -1;
+	c->sock = c->out = -1;
+	if (argv == NULL || argv[0] == NULL || argv[0][0] != '/') {
+		snprintf(err, errlen, "handler command must be an absolute path");
+		return -EINVAL;
+	}
+	/* First: getenv() returns the first match, so env cannot override it. */
+	envp[n++] = (char *)(uintptr_t)"WEFT_FD=3";
+	while (env && env[n - 1] && n <= MAX_ENV) {
+		envp[n] = env[n - 1];
+		n++;
+	}
+	envp[n] = NULL;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
+		return rc;
+	}
+	outp[0] = outp[1] = errp[0] = errp[1] = -1;
+	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "pipe2: %s", strerror(errno));
+		goto fail;
+	}
+	if ((pid = fork()) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		goto fail;
+	}
+	if (pid == 0)
+		child(argv, envp, sv[1], outp[1], errp[1], parent);
+	close(sv[1]);
+	close(outp[1]);
+	close(errp[1]);
+	do
+		r = read(errp[0], &e, sizeof(e));
+	while (r < 0 && errno == EINTR);
+	close(errp[0]);
+	if (r > 0) {
+		/* The child failed before or at exec: reap it, report why. */
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		snprintf(err, errlen, "execve(%s): %s", argv[0], strerror(e));
+		close(sv[0]);
+		close(outp[0]);
+		return -e;
+	}
+	c->pid = pid;
+	c->sock = sv[0];
+	c->out = outp[0];
+	return 0;
+fail:
+	close(sv[0]);
+	close(sv[1]);
+	if (outp[0] >= 0) {
+		close(outp[0]);
+		close(outp[1]);
+	}
+	if (errp[0] >= 0) {
+		close(errp[0]);
+		close(errp[1]);
+	}
+	return rc;
+}

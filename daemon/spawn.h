@@ -1,0 +1,25 @@
+/* Starting a handler process: execv of the configured argv, no shell. */
+#ifndef WEFTD_SPAWN_H
+#define WEFTD_SPAWN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct weftd_child {
+	pid_t pid;
+	int sock; /* our end of the worker socket (fd 3 in the child) */
+	int out;  /* read end of the child's stdout and stderr */
+};
+
+/*
+ * Fork and exec argv[0] (an absolute path) with argv, an environment of
+ * env plus WEFT_FD=3, the worker socket on fd 3, stdin from /dev/null,
+ * stdout and stderr on a pipe, no other descriptor, default signal
+ * dispositions, an empty signal mask, and SIGKILL when weftd dies. Returns
+ * 0, or -errno with err naming the failing call (an exec failure is
+ * reported here, not discovered later). Our fds are close-on-exec.
+ */
+int weftd_spawn(char *const argv[], char *const env[], struct weftd_child *c,
+    char *err, size_t errlen);
+
+#endif

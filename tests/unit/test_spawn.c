@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "testutil.h"
 #include "spawn.h"
@@ -51,6 +52,25 @@ handler_answers_on_fd3(void **state)
 	close(c.out);
 }
 
+/* Nothing blocked, nothing ignored (see below for ThreadSanitizer). */
+static int
+settled_signals(const char *status)
+{
+	if (strstr(status, "SigBlk:\t0000000000000000") == NULL)
+		return 0;
+#ifndef __SANITIZE_THREAD__
+	/*
+	 * Under ThreadSanitizer the code between fork and exec goes through
+	 * its sigaction interceptor, which we saw leave a signal ignored now
+	 * and then in the forked child of a threaded process: dispositions
+	 * are judged in the uninstrumented builds only.
+	 */
+	if (strstr(status, "SigIgn:\t0000000000000000") == NULL)
+		return 0;
+#endif
+	return 1;
+}
+
 /*
  * Inspected from outside, on an uninstrumented program (a sanitizer's
  * runtime in the child would change its own fds and signals).
@@ -62,11 +82,12 @@ child_has_fd3_devnull_env_and_nothing_else(void **state)
 	char *env[] = { "A=1", "WEFT_FD=9", NULL };
 	struct weftd_child c;
 	char err[256], p[64], buf[4096], link[64];
+	struct timespec tick = { 0, 10 * 1000000 };
 	struct dirent *d;
 	sigset_t set;
 	size_t n;
 	DIR *dir;
-	int fds = 0, leak = dup(1); /* not close-on-exec: must not leak */
+	int fds = 0, high = 0, tries, sig_ok, leak = dup(1); /* inheritable */
 
 	(void)state;
 	sigemptyset(&set);
@@ -77,16 +98,32 @@ child_has_fd3_devnull_env_and_nothing_else(void **state)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	signal(SIGUSR2, SIG_DFL);
 
-	/* weftd_spawn returned: exec has happened, /proc shows sleep. */
-	snprintf(p, sizeof(p), "/proc/%d/fd", (int)c.pid);
-	assert_non_null(dir = opendir(p));
-	while ((d = readdir(dir)) != NULL) {
-		if (d->d_name[0] == '.')
-			continue;
-		assert_true(atoi(d->d_name) <= 3);
-		fds++;
+	/*
+	 * weftd_spawn returned, so exec has happened; but right after exec the
+	 * program is still in ld.so and setlocale, which open files for a
+	 * moment. Wait (bounded) for the settled state, then judge it.
+	 */
+	for (tries = 0; tries < 500; tries++) {
+		fds = 0;
+		high = 0;
+		snprintf(p, sizeof(p), "/proc/%d/fd", (int)c.pid);
+		assert_non_null(dir = opendir(p));
+		while ((d = readdir(dir)) != NULL) {
+			if (d->d_name[0] == '.')
+				continue;
+			if (atoi(d->d_name) > 3)
+				high++;
+			fds++;
+		}
+		closedir(dir);
+		snprintf(p, sizeof(p), "/proc/%d/status", (int)c.pid);
+		read_file(p, buf, sizeof(buf), NULL);
+		if (fds == 4 && high == 0 && settled_signals(buf))
+			break;
+		nanosleep(&tick, NULL);
 	}
-	closedir(dir);
+	sig_ok = settled_signals(buf);
+	assert_int_equal(high, 0);
 	assert_int_equal(fds, 4);
 	snprintf(p, sizeof(p), "/proc/%d/fd/0", (int)c.pid);
 	n = (size_t)readlink(p, link, sizeof(link) - 1);
@@ -96,25 +133,12 @@ child_has_fd3_devnull_env_and_nothing_else(void **state)
 	read_file(p, buf, sizeof(buf), &n);
 	assert_int_equal(n, sizeof("WEFT_FD=3\0A=1\0WEFT_FD=9"));
 	assert_memory_equal(buf, "WEFT_FD=3\0A=1\0WEFT_FD=9", n);
-	snprintf(p, sizeof(p), "/proc/%d/status", (int)c.pid);
-	read_file(p, buf, sizeof(buf), NULL);
 	kill(c.pid, SIGKILL);
 	assert_int_equal(waitpid(c.pid, NULL, 0), c.pid);
 	close(c.sock);
 	close(c.out);
 	close(leak);
-#ifndef __SANITIZE_THREAD__
-	/*
-	 * Under ThreadSanitizer the code between fork and exec runs through
-	 * its sigaction interceptor, which now and then leaves a signal
-	 * ignored in the forked child of a threaded process (seen once in
-	 * ~four `make tsan` runs, never in the normal, ASan or valgrind
-	 * runs): the dispositions are checked on uninstrumented code only.
-	 */
-	if (strstr(buf, "SigIgn:\t0000000000000000") == NULL)
-		fail_msg("%s", strstr(buf, "SigIgn:"));
-#endif
-	assert_non_null(strstr(buf, "SigBlk:\t0000000000000000"));
+	assert_true(sig_ok); /* nothing blocked or ignored across exec */
 }
 
 static void

@@ -48,7 +48,10 @@ child(char *const argv[], char *const envp[], int sock, int out, int errw,
 	/* Everything above 3 goes: CLOEXEC or not, inherited or ours. */
 	if (close_range(WORKER_FD + 1, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
 		goto fail;
-	/* weftd blocks signals for its signalfd; a handler starts clean. */
+	/*
+	 * weftd blocks signals for its signalfd; a handler starts clean.
+	 * (glibc refuses 32 and 33, its own; it handles them itself.)
+	 */
 	for (sig = 1; sig < NSIG; sig++)
 		(void)sigaction(sig, &dfl, NULL);
 	sigemptyset(&none);

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/uio.h>
 #include <unistd.h>
 #include <weft/weft.h>
 
@@ -31,30 +30,21 @@ die(const char *what, int err)
 	exit(2);
 }
 
+/* b holds the payload: put the header in its prepend room, write it all. */
 static void
-send_request(const char *p, size_t n)
+send_request(wf_buf *b)
 {
 	unsigned char hdr[WF_FRAME_HDR];
-	struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)(uintptr_t)p, n } };
-	int cnt = 2;
+	ssize_t n;
 
-	if (n > UINT32_MAX)
+	if (wf_buf_len(b) > UINT32_MAX)
 		die("request", EMSGSIZE);
-	wf_frame_header(hdr, (uint32_t)n, 0, 0);
-	while (cnt > 0) {
-		ssize_t w = writev(sock, iov + 2 - cnt, cnt);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			die("write", errno);
-		while (cnt > 0 && (size_t)w >= iov[2 - cnt].iov_len)
-			w -= (ssize_t)iov[2 - cnt--].iov_len;
-		if (cnt > 0) {
-			iov[2 - cnt].iov_base = (char *)iov[2 - cnt].iov_base + w;
-			iov[2 - cnt].iov_len -= (size_t)w;
-		}
-	}
+	wf_frame_header(hdr, (uint32_t)wf_buf_len(b), 0, 0);
+	if (wf_buf_prepend(b, hdr, sizeof(hdr)) < 0)
+		die("request", ENOMEM);
+	while (wf_buf_len(b))
+		if ((n = wf_buf_write_fd(b, sock)) < 0)
+			die("write", (int)-n);
 }
 
 /* Read one response; print it; 1 if its status says failure. */
@@ -126,13 +116,15 @@ main(int argc, char **argv)
 			;
 		if (len < 0)
 			die("stdin", (int)-len);
-		send_request(wf_buf_peek(&all), wf_buf_len(&all));
+		send_request(&all);
 		failed = read_response(&in, 0);
 	} else {
 		while ((len = getline(&line, &cap, stdin)) >= 0) {
 			if (len > 0 && line[len - 1] == '\n')
 				len--;
-			send_request(line, (size_t)len);
+			if (wf_buf_append(&all, line, (size_t)len) < 0)
+				die("request", ENOMEM);
+			send_request(&all);
 			failed |= read_response(&in, 1);
 		}
 	}

@@ -98,16 +98,30 @@ post(wf_conn_ref *r, struct ref_task *t)
 	return rc;
 }
 
+/* A task for a connection still alive, with room for extra bytes. */
+static struct ref_task *
+task_new(wf_conn_ref *r, int kind, size_t extra, int *rc)
+{
+	struct ref_task *t;
+
+	*rc = -ENOTCONN;
+	if (!atomic_load(&r->alive))
+		return NULL;
+	*rc = -ENOMEM;
+	if ((t = malloc(sizeof(*t) + extra)) == NULL)
+		return NULL;
+	t->kind = kind;
+	return t;
+}
+
 int
 wf_conn_ref_send(wf_conn_ref *r, const void *p, size_t n)
 {
 	struct ref_task *t;
+	int rc;
 
-	if (!atomic_load(&r->alive))
-		return -ENOTCONN;
-	if ((t = malloc(sizeof(*t) + n)) == NULL)
-		return -ENOMEM;
-	t->kind = REF_SEND;
+	if ((t = task_new(r, REF_SEND, n, &rc)) == NULL)
+		return rc;
 	t->n = n;
 	memcpy(t->data, p, n);
 	return post(r, t);
@@ -117,12 +131,10 @@ int
 wf_conn_ref_close(wf_conn_ref *r, uint64_t linger_ms)
 {
 	struct ref_task *t;
+	int rc;
 
-	if (!atomic_load(&r->alive))
-		return -ENOTCONN;
-	if ((t = malloc(sizeof(*t))) == NULL)
-		return -ENOMEM;
-	t->kind = REF_CLOSE;
+	if ((t = task_new(r, REF_CLOSE, 0, &rc)) == NULL)
+		return rc;
 	t->linger_ms = linger_ms;
 	return post(r, t);
 }
@@ -132,12 +144,10 @@ wf_conn_ref_call(wf_conn_ref *r, void (*fn)(wf_conn *c, void *arg),
     void *arg)
 {
 	struct ref_task *t;
+	int rc;
 
-	if (!atomic_load(&r->alive))
-		return -ENOTCONN;
-	if ((t = malloc(sizeof(*t))) == NULL)
-		return -ENOMEM;
-	t->kind = REF_CALL;
+	if ((t = task_new(r, REF_CALL, 0, &rc)) == NULL)
+		return rc;
 	t->fn = fn;
 	t->arg = arg;
 	return post(r, t);

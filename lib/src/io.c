@@ -73,7 +73,7 @@ release(wf_io *io)
 static void
 orphan(wf_io *old)
 {
-	old->flags = (old->flags & ~WF__IO_ARMED) | WF__IO_DEAD | WF__IO_ORPHAN;
+	old->flags = (old->flags & ~WF__IO_ARMED) | WF__IO_DEAD;
 	wf__log(WF_LOG_WARN, "fd %d was closed while watched; watcher disabled",
 	    old->fd);
 }

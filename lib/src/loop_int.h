@@ -23,7 +23,6 @@ struct wf__fired {
 enum {
 	WF__IO_ARMED = 0x1,   /* registered with the poller */
 	WF__IO_DEAD = 0x2,    /* stopped: skip its pending events */
-	WF__IO_ORPHAN = 0x4,  /* fd closed and reused behind our back */
 	WF__IO_EMBEDDED = 0x8, /* memory belongs to the struct it sits in */
 };
 
@@ -115,7 +114,8 @@ void wf__task_close(wf_loop *loop);
 void wf__task_drain(wf_loop *loop);
 void wf__task_release(wf_loop *loop);
 
-/* Run fn with the loop marked as running on this thread (loop.c). */
+/* Close the task queue and run what is left in it, as the loop's thread
+ * (wf_loop_call runs inline there); later posts get -ESHUTDOWN (loop.c). */
 void wf__loop_close(wf_loop *loop);
 
 #endif

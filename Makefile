@@ -2,6 +2,7 @@
 # `make valgrind`, `make bench`, `make install`, `make clean`.
 
 PREFIX     ?= /usr/local
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 DESTDIR    ?=
@@ -35,7 +36,9 @@ BENCH_SRC = $(wildcard tests/bench/*.c)
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 EXAMPLE_SRC = $(wildcard examples/*.c examples/handlers/*.c)
 EXAMPLE_BIN = $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
-TOOL_BIN  = $(BUILD)/weft-cat
+TOOL_BIN  = $(BUILD)/weft-cat $(BUILD)/weftd
+WEFTD_SRC = daemon/weftd.c daemon/front.c daemon/dispatch.c daemon/pool.c \
+            daemon/job.c daemon/log.c daemon/config.c daemon/spawn.c
 
 .PHONY: all test unit check-deps asan tsan valgrind bench install uninstall clean
 
@@ -69,6 +72,10 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A)
 
 $(BUILD)/weft-cat: daemon/weft-cat.c $(LIB_A)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+$(BUILD)/weftd: $(WEFTD_SRC) $(wildcard daemon/*.h) $(LIB_A)
+	$(CC) $(CPPFLAGS) -DWEFTD_CONF='"$(SYSCONFDIR)/weft/weftd.conf"' \
+		$(ALL_CFLAGS) -o $@ $(WEFTD_SRC) $(LIB_A) -lconfuse -lsystemd $(LDLIBS)
 
 # The benchmarks' weft echo server is the example itself.
 $(BUILD)/bench/echo_weft: $(BUILD)/examples/echo

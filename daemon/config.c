@@ -27,6 +27,8 @@ static const struct {
 	{ "max_connections", 1, 1000000 },
 	{ "workers", 1, 1024 },
 	{ "queue_limit", 0, 1000000 },
+	{ "max_pipeline", 1, 65536 },
+	{ "pipeline", 1, 1024 },
 };
 
 static const struct {
@@ -298,6 +300,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		CFG_INT("workers", 4, CFGF_NONE),
 		CFG_STR("request_timeout", "30s", CFGF_NONE),
 		CFG_INT("queue_limit", 1024, CFGF_NONE),
+		CFG_INT("pipeline", 1, CFGF_NONE),
 		CFG_STR_LIST("env", "{}", CFGF_NONE),
 		CFG_END()
 	};
@@ -305,6 +308,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		CFG_STR_LIST("listen", "{\"127.0.0.1:7000\"}", CFGF_NONE),
 		CFG_INT("io_threads", 2, CFGF_NONE),
 		CFG_INT("max_connections", 10000, CFGF_NONE),
+		CFG_INT("max_pipeline", 128, CFGF_NONE),
 		CFG_STR("max_frame", "1m", CFGF_NONE),
 		CFG_STR("idle_timeout", "60s", CFGF_NONE),
 		CFG_STR("shutdown_timeout", "10s", CFGF_NONE),
@@ -320,6 +324,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		{ "listen", check_listen },
 		{ "io_threads", check_range },
 		{ "max_connections", check_range },
+		{ "max_pipeline", check_range },
 		{ "max_frame", check_size },
 		{ "idle_timeout", check_duration },
 		{ "shutdown_timeout", check_duration },
@@ -329,6 +334,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		{ "handler|workers", check_range },
 		{ "handler|request_timeout", check_duration },
 		{ "handler|queue_limit", check_range },
+		{ "handler|pipeline", check_range },
 		{ "handler|env", check_env },
 	};
 	struct errbuf e = { err, errlen };
@@ -367,6 +373,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 	/* Every value was checked while parsing: these cannot fail now. */
 	c->io_threads = (unsigned)cfg_getint(cfg, "io_threads");
 	c->max_connections = (unsigned)cfg_getint(cfg, "max_connections");
+	c->max_pipeline = (unsigned)cfg_getint(cfg, "max_pipeline");
 	weftd_parse_size(cfg_getstr(cfg, "max_frame"), &v);
 	c->max_frame = (uint32_t)v;
 	weftd_parse_duration(cfg_getstr(cfg, "idle_timeout"), &c->idle_timeout_ms);
@@ -376,6 +383,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 	lookup(cfg_getstr(cfg, "syslog_facility"), &c->facility, 1);
 	c->handler.workers = (unsigned)cfg_getint(h, "workers");
 	c->handler.queue_limit = (unsigned)cfg_getint(h, "queue_limit");
+	c->handler.pipeline = (unsigned)cfg_getint(h, "pipeline");
 	weftd_parse_duration(cfg_getstr(h, "request_timeout"),
 	    &c->handler.request_timeout_ms);
 	if ((c->listen = copy_list(cfg, "listen", &c->nlisten)) == NULL ||

@@ -10,6 +10,7 @@ struct weftd_config {
 	unsigned nlisten;
 	unsigned io_threads;
 	unsigned max_connections;
+	unsigned max_pipeline;        /* requests in flight per connection */
 	uint32_t max_frame;           /* bytes */
 	uint64_t idle_timeout_ms;     /* 0: none */
 	uint64_t shutdown_timeout_ms;
@@ -21,6 +22,7 @@ struct weftd_config {
 		unsigned workers;
 		uint64_t request_timeout_ms;
 		unsigned queue_limit;
+		unsigned pipeline; /* requests in flight per worker */
 		char **env; /* NAME=value, NULL-terminated */
 		unsigned nenv;
 	} handler;

@@ -2,7 +2,9 @@
  * The handler SDK's request loop: blocking reads into a wf_buf until a frame
  * decodes, one callback, one write of header and payload (the header goes
  * into the response buffer's prepend room, so the frame leaves in a single
- * write with no copy of the payload).
+ * write with no copy of the payload). When the next request is already
+ * buffered (weftd pipelined it), the answer is copied to a batch instead,
+ * and the batch leaves in one write before the next blocking read.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "weft/handler.h"
 
 #define DEFAULT_MAX (16u << 20)
+#define BATCH_MAX (64u << 10)
 
 int
 wf_handler_fd(void)
@@ -43,10 +46,19 @@ write_all(int fd, wf_buf *b)
 	return 0;
 }
 
+/* Is another whole request waiting in the buffer? */
+static int
+next_ready(const wf_buf *in, uint32_t max)
+{
+	struct wf_frame f;
+
+	return wf_frame_decode(in, max, &f) == 1;
+}
+
 int
 wf_handler_run(int fd, uint32_t max_frame, wf_handler_fn *fn, void *arg)
 {
-	wf_buf in = WF_BUF_INIT, out = WF_BUF_INIT;
+	wf_buf in = WF_BUF_INIT, out = WF_BUF_INIT, batch = WF_BUF_INIT;
 	unsigned char hdr[WF_FRAME_HDR];
 	struct wf_frame f;
 	uint16_t status;
@@ -59,6 +71,8 @@ wf_handler_run(int fd, uint32_t max_frame, wf_handler_fn *fn, void *arg)
 		max_frame = DEFAULT_MAX;
 	for (;;) {
 		while ((rc = wf_frame_decode(&in, max_frame, &f)) == 0) {
+			if ((rc = write_all(fd, &batch)) < 0)
+				goto done;
 			n = wf_buf_read_fd(&in, fd, (size_t)max_frame + WF_FRAME_HDR);
 			if (n <= 0) {
 				rc = n < 0 ? (int)n :
@@ -77,13 +91,29 @@ wf_handler_run(int fd, uint32_t max_frame, wf_handler_fn *fn, void *arg)
 			goto done;
 		}
 		wf_frame_header(hdr, (uint32_t)wf_buf_len(&out), status, 0);
-		if ((rc = wf_buf_prepend(&out, hdr, sizeof(hdr))) < 0 ||
-		    (rc = write_all(fd, &out)) < 0)
+		if ((rc = wf_buf_prepend(&out, hdr, sizeof(hdr))) < 0)
 			goto done;
 		wf_buf_consume(&in, WF_FRAME_HDR + f.len);
+		if (wf_buf_len(&batch) + wf_buf_len(&out) <= BATCH_MAX &&
+		    next_ready(&in, max_frame)) {
+			rc = wf_buf_append(&batch, wf_buf_peek(&out),
+			    wf_buf_len(&out));
+		} else if (wf_buf_len(&batch)) {
+			if ((rc = wf_buf_append(&batch, wf_buf_peek(&out),
+			    wf_buf_len(&out))) == 0)
+				rc = write_all(fd, &batch);
+		} else {
+			rc = write_all(fd, &out);
+		}
+		if (rc < 0)
+			goto done;
 	}
 done:
+	/* Answers already made still go out before a protocol error ends us. */
+	if (rc != -EPIPE && rc != -ECONNRESET)
+		(void)write_all(fd, &batch);
 	wf_buf_reset(&in, 1);
 	wf_buf_reset(&out, 1);
+	wf_buf_reset(&batch, 1);
 	return rc;
 }

@@ -103,9 +103,15 @@ on_idle(wf_timer *t, void *arg)
 	struct ioloop *l = arg;
 	uint64_t limit = l->s->o.idle_timeout_ms * WF__NSEC_PER_MSEC;
 
+	wf_conn *c;
+
 	(void)t;
-	while (l->head && l->head->active + limit <= l->loop->now)
-		wf_conn_fail(l->head, WF_CLOSE_TIMEOUT, ETIMEDOUT);
+	while ((c = l->head) && c->active + limit <= l->loop->now) {
+		if (l->s->o.on_idle && l->s->o.on_idle(c, l->s->o.arg))
+			touch(c, l); /* to the tail: the loop moves on */
+		else
+			wf_conn_fail(c, WF_CLOSE_TIMEOUT, ETIMEDOUT);
+	}
 	arm_idle(l);
 }
 

@@ -32,6 +32,7 @@ loads_every_option(void **state)
 	    "listen = { \"127.0.0.1:7001\", \"[::1]:7002\", \"unix:/run/w.sock\" }\n"
 	    "io_threads = 4\n"
 	    "max_connections = 500\n"
+	    "max_pipeline = 16\n"
 	    "max_frame = 64k\n"
 	    "idle_timeout = 500ms\n"
 	    "shutdown_timeout = 2m\n"
@@ -42,6 +43,7 @@ loads_every_option(void **state)
 	    "  workers = 8\n"
 	    "  request_timeout = 3\n"
 	    "  queue_limit = 0\n"
+	    "  pipeline = 4\n"
 	    "  env = { \"LANG=C\", \"A=b=c\" }\n"
 	    "}\n");
 	assert_int_equal(weftd_config_load(path, &c, err, sizeof(err)), 0);
@@ -50,6 +52,7 @@ loads_every_option(void **state)
 	assert_null(c.listen[3]);
 	assert_int_equal(c.io_threads, 4);
 	assert_int_equal(c.max_connections, 500);
+	assert_int_equal(c.max_pipeline, 16);
 	assert_int_equal(c.max_frame, 65536);
 	assert_int_equal(c.idle_timeout_ms, 500);
 	assert_int_equal(c.shutdown_timeout_ms, 120000);
@@ -61,6 +64,7 @@ loads_every_option(void **state)
 	assert_int_equal(c.handler.workers, 8);
 	assert_int_equal(c.handler.request_timeout_ms, 3000); /* bare: seconds */
 	assert_int_equal(c.handler.queue_limit, 0);
+	assert_int_equal(c.handler.pipeline, 4);
 	assert_int_equal(c.handler.nenv, 2);
 	assert_string_equal(c.handler.env[1], "A=b=c");
 	weftd_config_free(&c);
@@ -102,6 +106,7 @@ bad_values_name_file_and_line(void **state)
 		{ "io_threads = 2\nio_thread = 3\n", 2, "io_thread" },
 		{ "\n\nio_threads = -1\n", 3, "io_threads: -1 is out of range 1..256" },
 		{ "max_connections = 0\n", 1, "out of range" },
+		{ "max_pipeline = 0\n", 1, "out of range" },
 		{ "listen = { \"127.0.0.1:99999\" }\n", 1, "\"127.0.0.1:99999\" is not HOST:PORT" },
 		{ "max_frame = 12q\n", 1, "max_frame: \"12q\" is not a size" },
 		{ "max_frame = 2g\n", 1, "not a size" },

@@ -26,12 +26,12 @@ upcase(const struct wf_frame *req, wf_buf *resp, uint16_t *status, void *arg)
 
 /* Fork a handler on one end; its exit status is 100 + the negated result. */
 static pid_t
-spawn(int *peer)
+spawn_type(int *peer, int type)
 {
 	int sv[2];
 	pid_t pid;
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -41,6 +41,12 @@ spawn(int *peer)
 	close(sv[1]);
 	*peer = sv[0];
 	return pid;
+}
+
+static pid_t
+spawn(int *peer)
+{
+	return spawn_type(peer, SOCK_STREAM);
 }
 
 static int
@@ -149,6 +155,43 @@ bad_requests_end_the_handler(void **state)
 	assert_int_equal(reap(pid), ECONNRESET);
 }
 
+/*
+ * Requests that arrive together are answered with one write. A seqpacket
+ * socket keeps write boundaries, so one recv shows what one write sent
+ * (and a read takes at most max_frame + 8 = 72 bytes of the record).
+ */
+static void
+pipelined_requests_get_one_write(void **state)
+{
+	unsigned char req[6 * (WF_FRAME_HDR + 2)], resp[sizeof(req) + 1];
+	unsigned char *p = req;
+	struct wf_buf b = WF_BUF_INIT;
+	struct wf_frame f;
+	int fd, i;
+	pid_t pid;
+
+	(void)state;
+	pid = spawn_type(&fd, SOCK_SEQPACKET);
+	for (i = 0; i < 6; i++, p += WF_FRAME_HDR + 2) {
+		wf_frame_header(p, 2, 0, 0);
+		p[WF_FRAME_HDR] = 'a';
+		p[WF_FRAME_HDR + 1] = (unsigned char)('a' + i);
+	}
+	assert_int_equal(send(fd, req, sizeof(req), 0), (ssize_t)sizeof(req));
+	assert_int_equal(recv(fd, resp, sizeof(resp), 0), (ssize_t)sizeof(req));
+	assert_int_equal(wf_buf_append(&b, resp, sizeof(req)), 0);
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(wf_frame_decode(&b, 64, &f), 1);
+		assert_int_equal(f.len, 2);
+		assert_int_equal(f.payload[0], 'A');
+		assert_int_equal(f.payload[1], 'A' + i);
+		wf_buf_consume(&b, WF_FRAME_HDR + f.len);
+	}
+	wf_buf_reset(&b, 1);
+	close(fd);
+	assert_int_equal(reap(pid), 0);
+}
+
 static void
 fd_comes_from_weft_fd(void **state)
 {
@@ -168,6 +211,7 @@ main(void)
 	const struct CMUnitTest cases[] = {
 		CASE(answers_in_order_and_ends_clean),
 		CASE(bad_requests_end_the_handler),
+		CASE(pipelined_requests_get_one_write),
 		CASE(fd_comes_from_weft_fd),
 	};
 

@@ -11,6 +11,16 @@
 static atomic_int closes, timeouts;
 static _Atomic(wf_loop *) seen_loop[8];
 static atomic_int opens;
+static atomic_int keep_idle, idle_asks;
+
+static int
+on_idle(wf_conn *c, void *arg)
+{
+	(void)c;
+	(void)arg;
+	atomic_fetch_add(&idle_asks, 1);
+	return atomic_load(&keep_idle);
+}
 
 static void
 echo(wf_conn *c, wf_buf *in, void *arg)
@@ -51,6 +61,8 @@ reset_counts(void)
 	atomic_store(&closes, 0);
 	atomic_store(&timeouts, 0);
 	atomic_store(&opens, 0);
+	atomic_store(&keep_idle, 0);
+	atomic_store(&idle_asks, 0);
 	for (i = 0; i < 8; i++)
 		atomic_store(&seen_loop[i], NULL);
 }
@@ -61,7 +73,7 @@ server(unsigned threads, int reuseport, unsigned max, uint64_t idle,
 {
 	struct wf_server_opts o = { .threads = threads, .reuseport = reuseport,
 	    .max_conns = max, .idle_timeout_ms = idle, .cbs = &cbs,
-	    .on_open = on_open };
+	    .on_open = on_open, .on_idle = on_idle };
 	struct wf_addr a;
 	wf_server *s;
 
@@ -217,6 +229,30 @@ idle_connections_time_out(void **state)
 	wf_server_free(s);
 }
 
+/* A connection waiting on work of its own is spared, then closed. */
+static void
+on_idle_can_keep_a_connection(void **state)
+{
+	struct timespec ms = { 0, 1000000 };
+	struct wf_addr a;
+	wf_server *s = server(1, 0, 0, 50, "127.0.0.1:0", &a);
+	int fd, i;
+
+	(void)state;
+	atomic_store(&keep_idle, 1);
+	fd = client(&a);
+	round_trip(fd, "x");
+	for (i = 0; i < 5000 && atomic_load(&idle_asks) < 3; i++)
+		nanosleep(&ms, NULL);
+	assert_true(atomic_load(&idle_asks) >= 3);
+	round_trip(fd, "still open");
+	atomic_store(&keep_idle, 0);
+	assert_true(closed_by_server(fd));
+	assert_int_equal(atomic_load(&timeouts), 1);
+	close(fd);
+	wf_server_free(s);
+}
+
 static void
 ipv6_and_unix_listeners(void **state)
 {
@@ -274,6 +310,7 @@ main(void)
 		CASE(reuseport_listener_per_loop),
 		CASE(max_conns_closes_excess_at_once),
 		CASE(idle_connections_time_out),
+		CASE(on_idle_can_keep_a_connection),
 		CASE(ipv6_and_unix_listeners),
 		CASE(free_closes_live_connections),
 	};

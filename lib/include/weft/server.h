@@ -24,6 +24,12 @@ struct wf_server_opts {
 	void *arg;
 	/* On the connection's loop, before any data: may wf_conn_set_arg. */
 	void (*on_open)(wf_conn *c, void *arg);
+	/*
+	 * Optional: c has been idle for idle_timeout_ms. Return non-zero to
+	 * keep it (a request of its is still being worked on); its idle clock
+	 * restarts. Without the callback, or on 0, it is closed.
+	 */
+	int (*on_idle)(wf_conn *c, void *arg);
 };
 
 WF_EXPORT int wf_server_start(wf_server **sp, const struct wf_server_opts *o);

@@ -1,0 +1,465 @@
+/*
+ * Dispatch, on the main loop: requests go to a worker with room (fewer
+ * than `pipeline` requests outstanding; round-robin among them), else to a
+ * bounded FIFO queue, else straight back as `overloaded`.
+ *
+ * A worker answers its requests in order, so its answers match its
+ * outstanding list front to back. Anything else it writes (an answer with
+ * nothing outstanding, a malformed header, one over max_frame) retires it.
+ *
+ * Answers are batched per IO loop: the first one of an iteration posts a
+ * task to this loop, which runs after the iteration's IO and hands each IO
+ * loop its whole batch in one post (one eventfd wake-up at most).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pool.h"
+
+struct dispatch {
+	struct weftd *d;
+	struct job *qhead, **qtail;  /* waiting for a worker, oldest first */
+	unsigned qlen;
+	wf_timer *qtimer;            /* request_timeout of the oldest */
+	struct worker *ahead, *atail; /* workers with room */
+	unsigned running;            /* jobs on workers */
+	bool replies_posted, closed;
+};
+
+static void assign(struct dispatch *ds, struct worker *w, struct job *j);
+
+/* --- answers -------------------------------------------------------------- */
+
+static void
+free_list(struct job *j)
+{
+	struct job *next;
+
+	for (; j; j = next) {
+		next = j->next;
+		job_free(j);
+	}
+}
+
+static void
+post_replies(void *arg)
+{
+	struct weftd *d = arg;
+	struct dispatch *ds = d->dispatch;
+	unsigned i;
+
+	ds->replies_posted = false;
+	for (i = 0; i < d->nfronts; i++) {
+		struct front *f = &d->fronts[i];
+		struct job *list = f->replies;
+
+		if (list == NULL)
+			continue;
+		f->replies = NULL;
+		f->replies_tail = &f->replies;
+		if (ds->closed || f->loop == NULL ||
+		    wf_loop_post(f->loop, front_deliver, list) < 0)
+			free_list(list);
+	}
+}
+
+static void
+reply(struct dispatch *ds, struct job *j)
+{
+	struct front *f = j->client->front;
+
+	atomic_fetch_add_explicit(&ds->d->served, 1, memory_order_relaxed);
+	if (ds->closed || atomic_load_explicit(&j->client->gone,
+	    memory_order_relaxed)) {
+		job_free(j);
+		return;
+	}
+	j->next = NULL;
+	*f->replies_tail = j;
+	f->replies_tail = &j->next;
+	if (!ds->replies_posted &&
+	    wf_loop_post(ds->d->main, post_replies, ds->d) == 0)
+		ds->replies_posted = true;
+}
+
+void
+dispatch_reply_error(struct weftd *d, struct job *j, uint16_t status,
+    const char *msg)
+{
+	if (job_set_response(&j, status, msg, (uint32_t)strlen(msg)) < 0)
+		(void)job_set_response(&j, status, NULL, 0); /* always fits */
+	reply(d->dispatch, j);
+}
+
+/* --- the queue ------------------------------------------------------------ */
+
+static void
+arm_queue_timer(struct dispatch *ds)
+{
+	uint64_t now = wf_loop_now(ds->d->main), due;
+
+	if (ds->qhead == NULL) {
+		wf_timer_stop(ds->qtimer);
+		return;
+	}
+	due = ds->qhead->t0 + ds->d->cfg.handler.request_timeout_ms;
+	(void)wf_timer_start(ds->qtimer, due > now ? due - now : 0, 0);
+}
+
+static struct job *
+dequeue(struct dispatch *ds)
+{
+	struct job *j = ds->qhead;
+
+	if (j == NULL)
+		return NULL;
+	if ((ds->qhead = j->next) == NULL)
+		ds->qtail = &ds->qhead;
+	ds->qlen--;
+	return j;
+}
+
+/* Requests wait at most request_timeout for a worker, too. */
+static void
+on_queue_timeout(wf_timer *t, void *arg)
+{
+	struct dispatch *ds = arg;
+	uint64_t now = wf_loop_now(ds->d->main);
+	uint64_t limit = ds->d->cfg.handler.request_timeout_ms;
+
+	(void)t;
+	while (ds->qhead && ds->qhead->t0 + limit <= now)
+		dispatch_reply_error(ds->d, dequeue(ds), WEFTD_TIMEOUT,
+		    "timeout: no worker was free in time");
+	arm_queue_timer(ds);
+}
+
+/* --- workers with room ---------------------------------------------------- */
+
+static void
+avail_add(struct dispatch *ds, struct worker *w)
+{
+	if (w->avail || w->conn == NULL)
+		return;
+	w->avail = true;
+	w->anext = NULL;
+	w->aprev = ds->atail;
+	if (ds->atail)
+		ds->atail->anext = w;
+	else
+		ds->ahead = w;
+	ds->atail = w;
+}
+
+static void
+avail_remove(struct dispatch *ds, struct worker *w)
+{
+	if (!w->avail)
+		return;
+	w->avail = false;
+	if (w->aprev)
+		w->aprev->anext = w->anext;
+	else
+		ds->ahead = w->anext;
+	if (w->anext)
+		w->anext->aprev = w->aprev;
+	else
+		ds->atail = w->aprev;
+	w->anext = w->aprev = NULL;
+}
+
+/* Give queued requests to w while it has room. */
+static void
+pull(struct dispatch *ds, struct worker *w)
+{
+	struct job *j;
+
+	while (w->conn && w->njobs < ds->d->cfg.handler.pipeline &&
+	    (j = dequeue(ds)) != NULL) {
+		if (atomic_load(&j->client->gone))
+			job_free(j);
+		else
+			assign(ds, w, j);
+	}
+	if (w->conn && w->njobs < ds->d->cfg.handler.pipeline)
+		avail_add(ds, w);
+	if (ds->qhead == NULL)
+		wf_timer_stop(ds->qtimer);
+}
+
+static void
+arm_worker_timer(struct dispatch *ds, struct worker *w)
+{
+	uint64_t now = wf_loop_now(ds->d->main), due;
+
+	if (w->head == NULL) {
+		wf_timer_stop(w->timer);
+		return;
+	}
+	due = w->head->t0 + ds->d->cfg.handler.request_timeout_ms;
+	(void)wf_timer_start(w->timer, due > now ? due - now : 0, 0);
+}
+
+static void
+assign(struct dispatch *ds, struct worker *w, struct job *j)
+{
+	int rc;
+
+	j->t0 = wf_loop_now(ds->d->main);
+	j->next = NULL;
+	*w->tail = j;
+	w->tail = &j->next;
+	if (w->njobs++ == 0)
+		arm_worker_timer(ds, w);
+	ds->running++;
+	avail_remove(ds, w);
+	if (w->njobs < ds->d->cfg.handler.pipeline)
+		avail_add(ds, w); /* to the tail: round-robin */
+	if ((rc = wf_conn_send(w->conn, j->frame, WF_FRAME_HDR + job_len(j))) < 0)
+		pool_retire(w, rc == -ENOBUFS ? "does not read its requests" :
+		    "its socket failed");
+}
+
+static struct job *
+pop(struct dispatch *ds, struct worker *w)
+{
+	struct job *j = w->head;
+
+	if ((w->head = j->next) == NULL)
+		w->tail = &w->head;
+	w->njobs--;
+	ds->running--;
+	return j;
+}
+
+/* --- worker sockets ------------------------------------------------------- */
+
+/* Answers, front to back; anything out of protocol retires the worker. */
+static void
+on_worker_data(wf_conn *conn, wf_buf *in, void *arg)
+{
+	struct worker *w = arg;
+	struct dispatch *ds = w->d->dispatch;
+	struct wf_frame f;
+	struct job *j;
+	int rc;
+
+	(void)conn;
+	while ((rc = wf_frame_decode(in, w->d->cfg.max_frame, &f)) == 1) {
+		if (w->head == NULL)
+			break;
+		j = pop(ds, w);
+		if (job_set_response(&j, f.status, f.payload, f.len) < 0)
+			dispatch_reply_error(w->d, j, WEFTD_WORKER_FAILED,
+			    "worker failed: out of memory for its answer");
+		else
+			reply(ds, j);
+		wf_buf_consume(in, WF_FRAME_HDR + f.len);
+		w->served++;
+	}
+	if (rc < 0) {
+		pool_retire(w, rc == -EMSGSIZE ? "answer over max_frame" :
+		    "malformed answer header");
+		return;
+	}
+	if (w->head == NULL && wf_buf_len(in)) {
+		pool_retire(w, "wrote with no request outstanding");
+		return;
+	}
+	arm_worker_timer(ds, w);
+	pull(ds, w);
+}
+
+static void
+on_worker_close(wf_conn *conn, enum wf_close_reason why, int err, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)conn;
+	if (w->conn == NULL)
+		return; /* we closed it: retired already */
+	w->conn = NULL;
+	pool_retire(w, why == WF_CLOSE_PEER ? "closed its socket" :
+	    why == WF_CLOSE_LIMIT ? "answer over max_frame" :
+	    err == ECONNRESET ? "reset its socket" : "its socket failed");
+}
+
+static const struct wf_conn_cbs worker_cbs = {
+	.on_data = on_worker_data,
+	.on_close = on_worker_close,
+};
+
+/* The oldest request of w ran out of time: answer it, replace w. */
+static void
+on_worker_timeout(wf_timer *t, void *arg)
+{
+	struct worker *w = arg;
+	char msg[64];
+
+	(void)t;
+	if (w->head == NULL)
+		return;
+	snprintf(msg, sizeof(msg), "timeout: no answer within %llu ms",
+	    (unsigned long long)w->d->cfg.handler.request_timeout_ms);
+	dispatch_reply_error(w->d, pop(w->d->dispatch, w), WEFTD_TIMEOUT, msg);
+	weftd_log(LOG_WARNING, "worker %d: request timed out; replacing it",
+	    (int)w->pid);
+	pool_retire(w, "request timeout");
+}
+
+int
+dispatch_worker_up(struct worker *w, int sock)
+{
+	struct weftd *d = w->d;
+	int rc;
+
+	w->tail = &w->head;
+	if ((rc = wf_timer_new(d->main, &w->timer, on_worker_timeout, w)) < 0) {
+		close(sock);
+		return rc;
+	}
+	if ((rc = wf_conn_adopt(d->main, &w->conn, sock, &worker_cbs, w)) < 0) {
+		w->conn = NULL;
+		return rc;
+	}
+	/* The high-water callback is not used; the limits bound memory. */
+	wf_conn_set_limits(w->conn, 0, (size_t)d->cfg.max_frame + WF_FRAME_HDR,
+	    64u << 20);
+	pull(d->dispatch, w);
+	return 0;
+}
+
+/* Every request still on w fails; its socket closes. */
+void
+dispatch_worker_down(struct worker *w)
+{
+	struct dispatch *ds = w->d->dispatch;
+	wf_conn *conn = w->conn;
+
+	w->conn = NULL;
+	avail_remove(ds, w);
+	if (w->timer) {
+		wf_timer_free(w->timer);
+		w->timer = NULL;
+	}
+	while (w->head)
+		dispatch_reply_error(w->d, pop(ds, w), WEFTD_WORKER_FAILED,
+		    "worker failed");
+	if (conn)
+		wf_conn_abort(conn);
+}
+
+/* --- requests ------------------------------------------------------------- */
+
+static void
+submit(struct dispatch *ds, struct job *j)
+{
+	char msg[64];
+
+	if (atomic_load_explicit(&j->client->gone, memory_order_relaxed) ||
+	    ds->closed) {
+		job_free(j);
+	} else if (ds->ahead) {
+		assign(ds, ds->ahead, j);
+	} else if (ds->qlen < ds->d->cfg.handler.queue_limit) {
+		j->t0 = wf_loop_now(ds->d->main);
+		j->next = NULL;
+		*ds->qtail = j;
+		ds->qtail = &j->next;
+		if (ds->qlen++ == 0)
+			arm_queue_timer(ds);
+	} else {
+		snprintf(msg, sizeof(msg), "overloaded: %u requests queued",
+		    ds->qlen);
+		dispatch_reply_error(ds->d, j, WEFTD_OVERLOADED, msg);
+	}
+}
+
+void
+dispatch_submit(void *arg)
+{
+	struct job *j = arg, *next;
+	struct weftd *d = j->client->front->d;
+
+	for (; j; j = next) {
+		next = j->next;
+		submit(d->dispatch, j);
+	}
+}
+
+unsigned
+dispatch_pending(const struct weftd *d)
+{
+	return d->dispatch->qlen + d->dispatch->running;
+}
+
+/* shutdown_timeout: whatever is still waiting or running is answered. */
+void
+dispatch_abandon(struct weftd *d)
+{
+	struct dispatch *ds = d->dispatch;
+	struct worker *w;
+	struct job *j;
+
+	while ((j = dequeue(ds)) != NULL)
+		dispatch_reply_error(d, j, WEFTD_SHUTTING_DOWN, "shutting down");
+	wf_timer_stop(ds->qtimer);
+	for (w = pool_first(d); w; w = w->next) {
+		while (w->head)
+			dispatch_reply_error(d, pop(ds, w), WEFTD_SHUTTING_DOWN,
+			    "shutting down");
+		if (!w->retired)
+			pool_retire(w, "shutdown timeout");
+	}
+}
+
+int
+dispatch_new(struct weftd *d)
+{
+	struct dispatch *ds = calloc(1, sizeof(*ds));
+
+	if (ds == NULL)
+		return -ENOMEM;
+	ds->d = d;
+	ds->qtail = &ds->qhead;
+	d->dispatch = ds;
+	return wf_timer_new(d->main, &ds->qtimer, on_queue_timeout, ds);
+}
+
+/*
+ * After the IO threads and workers are gone: from here on every request
+ * or answer still in a task queue is dropped.
+ */
+void
+dispatch_close(struct weftd *d)
+{
+	struct dispatch *ds = d->dispatch;
+	unsigned i;
+
+	if (ds == NULL)
+		return;
+	ds->closed = true;
+	free_list(ds->qhead);
+	ds->qhead = NULL;
+	ds->qtail = &ds->qhead;
+	ds->qlen = 0;
+	if (ds->qtimer)
+		wf_timer_free(ds->qtimer);
+	ds->qtimer = NULL;
+	for (i = 0; i < d->nfronts; i++) {
+		free_list(d->fronts[i].replies);
+		d->fronts[i].replies = NULL;
+		d->fronts[i].replies_tail = &d->fronts[i].replies;
+	}
+}
+
+void
+dispatch_free(struct weftd *d)
+{
+	free(d->dispatch);
+	d->dispatch = NULL;
+}

@@ -1,0 +1,372 @@
+/*
+ * Handler processes. A worker lives from spawn to reap; in between it may
+ * be retired (taken out of service: its requests answered with an error,
+ * its socket closed, SIGTERM, and SIGKILL after a grace). A replacement is
+ * started at once, unless workers keep dying within a second of starting:
+ * then each start waits twice as long as the last (100 ms up to 30 s), so
+ * a broken handler costs a log line now and then, not a fork storm.
+ *
+ * A worker is freed only when reaped: its pid is never signalled after
+ * waitpid() may have released it for reuse.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pool.h"
+#include "spawn.h"
+
+#define KILL_GRACE_MS 2000
+#define QUICK_MS 1000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 30000
+#define OUTPUT_READS 16 /* per wakeup: a chatty handler cannot hog us */
+
+struct pool {
+	struct weftd *d;
+	struct worker *all;
+	unsigned live;        /* started and not retired */
+	unsigned quick_fails; /* in a row */
+	uint64_t not_before;  /* backoff: no start before this (ms) */
+	wf_timer *respawn;
+	bool stopping;
+	void (*done)(struct weftd *);
+};
+
+static void fill(struct pool *p);
+
+/* --- output: stdout and stderr, line by line ----------------------------- */
+
+static void
+emit(struct worker *w)
+{
+	char esc[WORKER_LINE * 4 + 1];
+
+	weftd_log(LOG_NOTICE, "worker %d: %s", (int)w->pid,
+	    weftd_log_escape(esc, sizeof(esc), w->line, w->linelen));
+	w->linelen = 0;
+}
+
+static void
+close_output(struct worker *w)
+{
+	if (w->linelen)
+		emit(w);
+	if (w->out_io)
+		wf_io_stop(w->out_io);
+	if (w->out >= 0)
+		close(w->out);
+	w->out_io = NULL;
+	w->out = -1;
+}
+
+static void
+on_output(wf_io *io, int fd, unsigned events, void *arg)
+{
+	struct worker *w = arg;
+	char buf[4096];
+	ssize_t n, i;
+	int reads;
+
+	(void)io;
+	(void)events;
+	for (reads = 0; reads < OUTPUT_READS; reads++) {
+		if ((n = read(fd, buf, sizeof(buf))) < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			close_output(w);
+			return;
+		}
+		for (i = 0; i < n; i++) {
+			if (buf[i] == '\n') {
+				emit(w);
+				continue;
+			}
+			w->line[w->linelen++] = buf[i];
+			if (w->linelen == sizeof(w->line))
+				emit(w);
+		}
+	}
+}
+
+static void
+on_kill(wf_timer *t, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)t;
+	if (!w->exited) {
+		weftd_log(LOG_WARNING, "worker %d: still running %d ms after "
+		    "SIGTERM; sending SIGKILL", (int)w->pid, KILL_GRACE_MS);
+		kill(w->pid, SIGKILL);
+	}
+}
+
+/* --- starting ------------------------------------------------------------ */
+
+static int
+spawn_one(struct pool *p)
+{
+	struct weftd *d = p->d;
+	struct weftd_child ch;
+	struct worker *w;
+	char err[256];
+	int rc;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return -ENOMEM;
+	rc = weftd_spawn(d->cfg.handler.argv, d->cfg.handler.env, &ch, err,
+	    sizeof(err));
+	if (rc < 0) {
+		weftd_log(LOG_ERR, "starting handler %s: %s",
+		    d->cfg.handler.argv[0], err);
+		free(w);
+		return rc;
+	}
+	w->d = d;
+	w->pool = p;
+	w->pid = ch.pid;
+	w->out = ch.out;
+	w->started = wf_loop_now(d->main);
+	w->next = p->all;
+	if (p->all)
+		p->all->prev = w;
+	p->all = w;
+	p->live++;
+	(void)fcntl(w->out, F_SETFL, O_NONBLOCK);
+	if ((rc = wf_io_start(d->main, &w->out_io, w->out, WF_READ, on_output,
+	    w)) < 0 || (rc = wf_timer_new(d->main, &w->kill_timer, on_kill,
+	    w)) < 0 || (rc = dispatch_worker_up(w, ch.sock)) < 0) {
+		weftd_log(LOG_ERR, "worker %d: setting up: %s", (int)w->pid,
+		    strerror(-rc));
+		pool_retire(w, "set-up failed");
+		return rc;
+	}
+	weftd_log(LOG_INFO, "worker %d started", (int)w->pid);
+	return 0;
+}
+
+static void
+on_respawn(wf_timer *t, void *arg)
+{
+	(void)t;
+	fill(arg);
+}
+
+/* Start workers until the pool is whole, or wait out the backoff. */
+static void
+fill(struct pool *p)
+{
+	struct weftd *d = p->d;
+	uint64_t now = wf_loop_now(d->main), delay;
+
+	while (!p->stopping && p->live < d->cfg.handler.workers) {
+		if (now < p->not_before) {
+			if (!wf_timer_active(p->respawn))
+				(void)wf_timer_start(p->respawn,
+				    p->not_before - now, 0);
+			return;
+		}
+		if (spawn_one(p) == 0)
+			continue;
+		/* Could not even start one: back off like a quick death. */
+		delay = BACKOFF_MIN_MS << (p->quick_fails < 9 ? p->quick_fails : 9);
+		p->quick_fails++;
+		p->not_before = now + (delay < BACKOFF_MAX_MS ? delay :
+		    BACKOFF_MAX_MS);
+	}
+}
+
+/* --- retiring and reaping ----------------------------------------------- */
+
+void
+pool_retire(struct worker *w, const char *why)
+{
+	struct pool *p = w->pool;
+	uint64_t now = wf_loop_now(p->d->main), delay;
+
+	if (w->retired)
+		return;
+	w->retired = true;
+	w->why = why;
+	p->live--;
+	dispatch_worker_down(w);
+	if (!w->exited) {
+		kill(w->pid, SIGTERM);
+		if (w->kill_timer)
+			(void)wf_timer_start(w->kill_timer, KILL_GRACE_MS, 0);
+	}
+	if (p->stopping)
+		return;
+	if (w->served == 0 && now - w->started < QUICK_MS) {
+		delay = BACKOFF_MIN_MS << (p->quick_fails < 9 ? p->quick_fails : 9);
+		p->quick_fails++;
+		p->not_before = now + (delay < BACKOFF_MAX_MS ? delay :
+		    BACKOFF_MAX_MS);
+		if (p->quick_fails > 1)
+			weftd_log(LOG_WARNING, "workers keep failing at start "
+			    "(%u in a row); next start in %llu ms", p->quick_fails,
+			    (unsigned long long)(p->not_before - now));
+	} else {
+		p->quick_fails = 0;
+	}
+	fill(p);
+}
+
+static void
+release(struct worker *w)
+{
+	struct pool *p = w->pool;
+
+	if (w->out >= 0)
+		on_output(w->out_io, w->out, WF_READ, w); /* what is left */
+	close_output(w);
+	if (w->kill_timer)
+		wf_timer_free(w->kill_timer);
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		p->all = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	free(w);
+}
+
+static void
+log_exit(const struct worker *w, int st)
+{
+	char how[64];
+	int level = w->retired ? LOG_INFO : LOG_WARNING;
+
+	if (WIFEXITED(st))
+		snprintf(how, sizeof(how), "exited with status %d",
+		    WEXITSTATUS(st));
+	else
+		snprintf(how, sizeof(how), "killed by signal %d (%s)",
+		    WTERMSIG(st), strsignal(WTERMSIG(st)));
+	if (w->retired && strcmp(w->why, "exited") != 0)
+		weftd_log(level, "worker %d %s (retired: %s)", (int)w->pid, how,
+		    w->why);
+	else
+		weftd_log(level, "worker %d %s after %lu requests", (int)w->pid,
+		    how, w->served);
+}
+
+static void
+reaped(struct pool *p, pid_t pid, int st)
+{
+	struct worker *w;
+
+	for (w = p->all; w && w->pid != pid; w = w->next)
+		;
+	if (w == NULL)
+		return; /* not a worker: weftd starts no other children */
+	w->exited = true;
+	pool_retire(w, "exited");
+	log_exit(w, st);
+	release(w);
+}
+
+void
+pool_reap(struct weftd *d)
+{
+	struct pool *p = d->pool;
+	pid_t pid;
+	int st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		reaped(p, pid, st);
+	if (p->stopping && p->all == NULL && p->done) {
+		void (*done)(struct weftd *) = p->done;
+
+		p->done = NULL;
+		done(d);
+	}
+}
+
+/* --- the pool ------------------------------------------------------------ */
+
+int
+pool_new(struct weftd *d)
+{
+	struct pool *p = calloc(1, sizeof(*p));
+	unsigned i;
+	int rc;
+
+	if (p == NULL)
+		return -ENOMEM;
+	p->d = d;
+	d->pool = p;
+	if ((rc = wf_timer_new(d->main, &p->respawn, on_respawn, p)) < 0)
+		return rc;
+	/* The first start tells whether the handler can run at all. */
+	for (i = 0; i < d->cfg.handler.workers; i++)
+		if ((rc = spawn_one(p)) < 0 && i == 0)
+			return rc;
+	fill(p);
+	return 0;
+}
+
+void
+pool_stop(struct weftd *d, void (*done)(struct weftd *))
+{
+	struct pool *p = d->pool;
+	struct worker *w;
+
+	p->stopping = true;
+	p->done = done;
+	wf_timer_stop(p->respawn);
+	for (w = p->all; w; w = w->next)
+		pool_retire(w, "shutdown");
+	if (p->all == NULL) {
+		p->done = NULL;
+		done(d);
+	}
+}
+
+unsigned
+pool_live(const struct weftd *d)
+{
+	return d->pool ? d->pool->live : 0;
+}
+
+struct worker *
+pool_first(const struct weftd *d)
+{
+	return d->pool ? d->pool->all : NULL;
+}
+
+void
+pool_free(struct weftd *d)
+{
+	struct pool *p = d->pool;
+	int st;
+
+	if (p == NULL)
+		return;
+	p->stopping = true;
+	while (p->all) {
+		struct worker *w = p->all;
+
+		pool_retire(w, "exit");
+		if (!w->exited) {
+			kill(w->pid, SIGKILL);
+			while (waitpid(w->pid, &st, 0) < 0 && errno == EINTR)
+				;
+			w->exited = true;
+			log_exit(w, st);
+		}
+		release(w);
+	}
+	wf_timer_free(p->respawn);
+	free(p);
+	d->pool = NULL;
+}

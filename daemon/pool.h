@@ -1,0 +1,52 @@
+/* The handler processes: start, watch, retire, reap, replace. */
+#ifndef WEFTD_POOL_H
+#define WEFTD_POOL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "weftd.h"
+
+#define WORKER_LINE 256 /* a longer line of output is logged in pieces */
+
+struct worker {
+	struct weftd *d;
+	struct pool *pool;
+	struct worker *prev, *next; /* every process not yet reaped */
+	pid_t pid;
+	int out;                    /* its stdout and stderr */
+	wf_io *out_io;
+	wf_timer *kill_timer;       /* SIGKILL after the grace */
+	uint64_t started;           /* main loop ms */
+	unsigned long served;
+	const char *why;            /* why it was retired, for the exit log */
+	bool retired, exited;
+	size_t linelen;
+	char line[WORKER_LINE];
+	/* dispatch.c: */
+	wf_conn *conn;              /* NULL once retired */
+	struct worker *anext, *aprev; /* the available list */
+	bool avail;
+	struct job *head, **tail;   /* requests sent, oldest first */
+	unsigned njobs;
+	wf_timer *timer;            /* request_timeout of the oldest */
+};
+
+/* Start cfg.handler.workers processes; fails if the first cannot start. */
+int pool_new(struct weftd *d);
+/* SIGCHLD: reap every exited child, log how it ended, replace it. */
+void pool_reap(struct weftd *d);
+/* Take w out of service: fail its requests, SIGTERM, SIGKILL later. */
+void pool_retire(struct worker *w, const char *why);
+/* Shutdown: retire every worker; done(d) once all are reaped. */
+void pool_stop(struct weftd *d, void (*done)(struct weftd *));
+unsigned pool_live(const struct weftd *d);
+struct worker *pool_first(const struct weftd *d);
+/* SIGKILL what is left, reap it, free everything. Outside the loop too. */
+void pool_free(struct weftd *d);
+
+/* dispatch.c, called by the pool. */
+int dispatch_worker_up(struct worker *w, int sock);
+void dispatch_worker_down(struct worker *w);
+
+#endif

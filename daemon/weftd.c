@@ -1,0 +1,288 @@
+/*
+ * weftd: options, signals, systemd, and the order of start and shutdown.
+ *
+ * Shutdown (SIGTERM/SIGINT): STOPPING=1; the listeners close; the IO
+ * threads read no more requests and close each connection once everything
+ * it is owed has been written; when the last one has closed, the workers
+ * get SIGTERM (their sockets close too) and are reaped; exit 0. At
+ * shutdown_timeout every request still waiting or running is answered
+ * `shutting down`. A second signal ends it at once: exit 1.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pool.h"
+#include "weftd.h"
+
+#ifndef WEFTD_CONF
+#define WEFTD_CONF "/etc/weft/weftd.conf"
+#endif
+
+#define STATUS_EVERY_MS 2000
+#define FINAL_GRACE_MS 7000 /* after shutdown_timeout: linger + kill grace */
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: weftd [-ft] [-c file]\n"
+	    "  -c file  configuration (default %s)\n"
+	    "  -f       log to stderr instead of syslog\n"
+	    "  -t       check the configuration and exit\n", WEFTD_CONF);
+}
+
+static void
+notify_status(struct weftd *d, const char *extra)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%sSTATUS=%s%u connections, %llu requests "
+	    "served, %u/%u workers, %u pending", extra ? extra : "",
+	    d->stopping ? "stopping: " : "", atomic_load(&d->clients),
+	    (unsigned long long)atomic_load(&d->served), pool_live(d),
+	    d->cfg.handler.workers, dispatch_pending(d));
+	(void)sd_notify(0, buf);
+}
+
+static void
+on_status(wf_timer *t, void *arg)
+{
+	(void)t;
+	notify_status(arg, NULL);
+}
+
+/* --- shutdown ------------------------------------------------------------ */
+
+static void
+workers_gone(struct weftd *d)
+{
+	wf_loop_stop(d->main);
+}
+
+void
+weftd_drained(void *arg)
+{
+	struct weftd *d = arg;
+
+	if (!d->stopping || d->workers_stopping || d->exiting ||
+	    atomic_load(&d->clients) != 0)
+		return;
+	d->workers_stopping = true;
+	weftd_log(LOG_INFO, "every connection is closed; stopping the workers");
+	pool_stop(d, workers_gone);
+}
+
+static void
+on_final(wf_timer *t, void *arg)
+{
+	struct weftd *d = arg;
+
+	(void)t;
+	weftd_log(LOG_WARNING, "shutdown still not complete; %u connections "
+	    "left: closing them", atomic_load(&d->clients));
+	wf_loop_stop(d->main);
+}
+
+static void
+on_shutdown_timeout(wf_timer *t, void *arg)
+{
+	struct weftd *d = arg;
+
+	weftd_log(LOG_WARNING, "shutdown_timeout: %u requests still pending "
+	    "get `shutting down`", dispatch_pending(d));
+	dispatch_abandon(d);
+	wf_timer_free(t);
+	d->stop_timer = NULL;
+	if (wf_timer_new(d->main, &d->stop_timer, on_final, d) == 0)
+		(void)wf_timer_start(d->stop_timer, FINAL_GRACE_MS, 0);
+}
+
+static void
+begin_shutdown(struct weftd *d, int sig)
+{
+	if (d->stopping) {
+		weftd_log(LOG_WARNING, "%s again: exiting at once",
+		    sigabbrev_np(sig));
+		d->forced = true;
+		wf_loop_stop(d->main);
+		return;
+	}
+	d->stopping = true;
+	weftd_log(LOG_NOTICE, "SIG%s: shutting down (%u connections, %u "
+	    "requests pending)", sigabbrev_np(sig), atomic_load(&d->clients),
+	    dispatch_pending(d));
+	notify_status(d, "STOPPING=1\n");
+	if (wf_timer_new(d->main, &d->stop_timer, on_shutdown_timeout, d) == 0)
+		(void)wf_timer_start(d->stop_timer, d->cfg.shutdown_timeout_ms, 0);
+	front_drain(d);
+}
+
+static void
+on_signal(wf_signal *s, const struct signalfd_siginfo *si, void *arg)
+{
+	struct weftd *d = arg;
+
+	(void)s;
+	switch (si->ssi_signo) {
+	case SIGCHLD:
+		pool_reap(d);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		begin_shutdown(d, (int)si->ssi_signo);
+		break;
+	case SIGHUP:
+		weftd_log(LOG_NOTICE, "SIGHUP: weftd does not reload; restart "
+		    "it to apply a new configuration");
+		break;
+	}
+}
+
+/* --- start --------------------------------------------------------------- */
+
+static void
+our_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGCHLD);
+}
+
+/* Enough descriptors for max_connections, within the hard limit. */
+static void
+raise_nofile(const struct weftd_config *c)
+{
+	rlim_t want = (rlim_t)c->max_connections + 3 * c->handler.workers + 64;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
+		weftd_log(LOG_WARNING, "max_connections %u needs %llu file "
+		    "descriptors; the hard limit is %llu", c->max_connections,
+		    (unsigned long long)want, (unsigned long long)rl.rlim_max);
+}
+
+static int
+start(struct weftd *d)
+{
+	sigset_t set;
+	int rc;
+
+	our_signals(&set);
+	if ((rc = wf_loop_new(&d->main)) < 0) {
+		weftd_log(LOG_ERR, "creating the main loop: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = wf_signal_start(d->main, &d->signals, &set, on_signal, d)) < 0 ||
+	    (rc = wf_timer_new(d->main, &d->status_timer, on_status, d)) < 0 ||
+	    (rc = dispatch_new(d)) < 0) {
+		weftd_log(LOG_ERR, "setting up the main loop: %s", strerror(-rc));
+		return rc;
+	}
+	raise_nofile(&d->cfg);
+	if ((rc = front_start(d)) < 0 || (rc = front_listen(d)) < 0 ||
+	    (rc = pool_new(d)) < 0)
+		return rc;
+	weftd_log(LOG_NOTICE, "ready: %u IO threads, %u workers of %s",
+	    d->cfg.io_threads, d->cfg.handler.workers, d->cfg.handler.argv[0]);
+	notify_status(d, "READY=1\n");
+	(void)wf_timer_start(d->status_timer, STATUS_EVERY_MS, STATUS_EVERY_MS);
+	return 0;
+}
+
+static void
+finish(struct weftd *d)
+{
+	d->exiting = true;
+	front_stop(d);
+	pool_free(d);
+	if (d->dispatch)
+		dispatch_close(d);
+	if (d->signals)
+		wf_signal_stop(d->signals);
+	if (d->status_timer)
+		wf_timer_free(d->status_timer);
+	if (d->stop_timer)
+		wf_timer_free(d->stop_timer);
+	/* Runs what the IO threads posted last; the dispatch drops it. */
+	if (d->main)
+		wf_loop_free(d->main);
+	dispatch_free(d);
+	free(d->fronts);
+	weftd_config_free(&d->cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct weftd d;
+	const char *path = WEFTD_CONF;
+	int opt, test = 0, foreground = 0, rc;
+	char err[512];
+	sigset_t set;
+
+	while ((opt = getopt(argc, argv, "c:fth")) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (weftd_config_load(path, &d.cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "weftd: %s\n", err);
+		return 1;
+	}
+	if (access(d.cfg.handler.argv[0], X_OK) < 0) {
+		fprintf(stderr, "weftd: %s: handler command %s: %s\n", path,
+		    d.cfg.handler.argv[0], strerror(errno));
+		weftd_config_free(&d.cfg);
+		return 1;
+	}
+	if (test) {
+		printf("weftd: %s: configuration OK\n", path);
+		weftd_config_free(&d.cfg);
+		return 0;
+	}
+	d.cfg_path = path;
+	/* Before any thread exists, so every thread inherits the mask. */
+	our_signals(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	weftd_log_open(foreground, d.cfg.facility, d.cfg.log_level);
+	if ((rc = start(&d)) == 0)
+		rc = wf_loop_run(d.main);
+	if (d.stopping)
+		(void)sd_notify(0, "STATUS=stopped");
+	finish(&d);
+	weftd_log(rc < 0 ? LOG_ERR : LOG_NOTICE, "%s", rc < 0 ?
+	    "could not start; exiting" : d.forced ? "exited at once" :
+	    "stopped");
+	weftd_log_close();
+	return rc < 0 || d.forced ? 1 : 0;
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""A handler for weftd's tests. The request payload picks the behaviour:
+  sleep:S     sleep S seconds (after printing "sleeping"), then echo
+  status:N    answer with status N
+  pid         answer with our pid
+  env         answer with our environment, NAME=value per line
+  fds         answer with our open fds, space-separated
+  print:TEXT  print TEXT to stdout (with escapes decoded), then echo
+  garbage     answer with a header whose flags are not 0
+  extra       answer twice
+  big         answer with a header claiming 1 GiB
+  exit:N      exit with status N at once
+anything else is echoed. With --die-at-start it exits 3 at once."""
+import os
+import socket
+import struct
+import sys
+import time
+
+HEADER = struct.Struct("!IHH")
+
+
+def read_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            if buf:
+                raise ConnectionResetError("stream ended inside a frame")
+            return None
+        buf += chunk
+    return buf
+
+
+def answer(sock, payload, status=0, flags=0, length=None):
+    n = len(payload) if length is None else length
+    sock.sendall(HEADER.pack(n, status, flags) + payload)
+
+
+def main():
+    if "--die-at-start" in sys.argv:
+        return 3
+    sock = socket.socket(fileno=int(os.environ.get("WEFT_FD", "3")))
+    while True:
+        header = read_exact(sock, HEADER.size)
+        if header is None:
+            return 0
+        length, _, _ = HEADER.unpack(header)
+        body = read_exact(sock, length) if length else b""
+        verb, _, arg = body.decode(errors="replace").partition(":")
+        if verb == "sleep":
+            print("sleeping", flush=True)
+            time.sleep(float(arg))
+            answer(sock, body)
+        elif verb == "status":
+            answer(sock, body, status=int(arg))
+        elif verb == "pid":
+            answer(sock, str(os.getpid()).encode())
+        elif verb == "env":
+            answer(sock, "\n".join(f"{k}={v}" for k, v in
+                                   sorted(os.environ.items())).encode())
+        elif verb == "fds":
+            answer(sock, " ".join(sorted(os.listdir("/proc/self/fd"),
+                                         key=int)).encode())
+        elif verb == "print":
+            print(arg.encode().decode("unicode_escape"), flush=True)
+            answer(sock, body)
+        elif verb == "garbage":
+            answer(sock, body, flags=7)
+        elif verb == "extra":
+            answer(sock, body)
+            answer(sock, body)
+        elif verb == "big":
+            answer(sock, b"", length=1 << 30)
+        elif verb == "exit":
+            return int(arg)
+        else:
+            answer(sock, body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+#!/usr/bin/env bats
+# weftd serves requests through its handlers: C and Python, pipelined,
+# concurrent, over TCP and Unix sockets, status codes passed through.
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+load 'helpers/weftd'
+
+teardown() { weftd_teardown; }
+
+@test "a request makes the round trip through the C echo handler" {
+	write_conf
+	start_weftd
+	run sh -c "printf 'hello\nworld\n' | timeout 10 '$CAT' $ADDR"
+	assert_success
+	assert_output "$(printf 'hello\nworld')"
+}
+
+@test "a request makes the round trip through a Python handler" {
+	write_conf "$PY_HANDLER"
+	start_weftd
+	run $CLIENT "$ADDR" send "hello from python" "status:150"
+	assert_success
+	assert_line --index 0 "0 hello from python"
+	assert_line --index 1 "150 status:150"
+}
+
+@test "a handler's status code reaches weft-cat, which exits 1" {
+	write_conf "$PY_HANDLER"
+	start_weftd
+	run sh -c "echo status:404 | timeout 10 '$CAT' $ADDR"
+	assert_failure 1
+	assert_output --partial "status 404"
+}
+
+@test "1000 pipelined requests on one connection come back in order" {
+	write_conf "" 4
+	start_weftd
+	run $CLIENT "$ADDR" pipeline 1000
+	assert_success
+	assert_output "1000 answers in order"
+}
+
+@test "1000 pipelined requests stay in order with pipelining to workers" {
+	write_conf "" 3 "" "pipeline = 8"
+	start_weftd
+	run $CLIENT "$ADDR" pipeline 1000
+	assert_success
+	assert_output "1000 answers in order"
+}
+
+@test "200 concurrent connections are all answered" {
+	write_conf "" 2 "max_connections = 300"
+	start_weftd
+	run $CLIENT "$ADDR" concurrent 200
+	assert_success
+	assert_output "200 connections answered"
+}
+
+@test "a Unix socket listener serves requests" {
+	write_conf "" 1
+	sed -i "s|^listen = .*|listen = { \"unix:$BATS_TEST_TMPDIR/w.sock\" }|" "$CONF"
+	start_weftd
+	assert_equal "$ADDR" "unix:$BATS_TEST_TMPDIR/w.sock"
+	run $CLIENT "$ADDR" send "over unix"
+	assert_success
+	assert_line --index 0 "0 over unix"
+}
+
+@test "a handler sees only its socket, stdio, WEFT_FD and the configured env" {
+	write_conf "$PY_HANDLER" 1 "" 'env = { "GREETING=hi there" }'
+	start_weftd
+	run $CLIENT "$ADDR" send env pid
+	assert_success
+	# Python sets LC_CTYPE itself when the locale is C (PEP 538).
+	assert_equal "$(echo "$output" | grep -v '^LC_CTYPE=' | head -n 2)" \
+	    "$(printf '0 GREETING=hi there\nWEFT_FD=3')"
+	pid=$(echo "$output" | sed -n 's/^0 \([0-9][0-9]*\)$/\1/p')
+	[ -n "$pid" ]
+	assert_equal "$(echo $(ls /proc/$pid/fd | sort -n))" "0 1 2 3"
+	assert_equal "$(readlink /proc/$pid/fd/0)" "/dev/null"
+	# No shell in between: the worker is weftd's own child.
+	assert_equal "$(ps -o ppid= -p $pid | tr -d ' ')" "$WPID"
+}
+
+@test "handler output is logged line by line with its pid, control bytes escaped" {
+	write_conf "$PY_HANDLER" 1
+	start_weftd
+	run $CLIENT "$ADDR" send 'print:one\nfake\x1b[31m' pid
+	assert_success
+	pid=$(echo "$output" | sed -n 's/^0 \([0-9][0-9]*\)$/\1/p')
+	wait_for grep -q "worker $pid: fake" "$LOG"
+	run cat "$LOG"
+	assert_line --partial "worker $pid: one"
+	assert_line --partial "worker $pid: fake\\x1b[31m"
+}

@@ -115,14 +115,14 @@ asan: check-deps
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 		CFLAGS="$(SANFLAGS)" unit-build
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		sh scripts/run-tests.sh $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 WEFT_BUILD=$(CURDIR)/build/asan \
+		sh scripts/run-tests.sh $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%) -- tests/bats
 
 tsan: check-deps
 	@$(MAKE) --no-print-directory BUILD=build/tsan OUT=build/tsan \
 		SAN="-fsanitize=thread" CFLAGS="$(SANFLAGS)" unit-build
-	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-		sh scripts/run-tests.sh $(UNIT_SRC:tests/unit/%.c=build/tsan/tests/%)
+	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 WEFT_BUILD=$(CURDIR)/build/tsan \
+		sh scripts/run-tests.sh $(UNIT_SRC:tests/unit/%.c=build/tsan/tests/%) -- tests/bats
 
 valgrind: check-deps unit-build
 	@WEFT_TEST_WRAP="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \

@@ -17,6 +17,7 @@
 struct errbuf {
 	char *buf;
 	size_t len;
+	const char *path;
 };
 
 static const struct {
@@ -242,13 +243,93 @@ on_error(cfg_t *cfg, const char *fmt, va_list ap)
 
 	if (current == NULL || current->buf[0])
 		return; /* keep the first error: the later ones follow from it */
-	if (cfg && cfg->filename)
+	if (cfg)
 		n = cfg->line > 0 ?
 		    snprintf(current->buf, current->len, "%s:%d: ",
-		    cfg->filename, cfg->line) :
-		    snprintf(current->buf, current->len, "%s: ", cfg->filename);
+		    current->path, cfg->line) :
+		    snprintf(current->buf, current->len, "%s: ", current->path);
 	if (n >= 0 && (size_t)n < current->len)
 		vsnprintf(current->buf + n, current->len - (size_t)n, fmt, ap);
+}
+
+/*
+ * libconfuse 3.3 (Debian 12) counts one or two lines too many for every
+ * comment, so errors after a comment named the wrong line. Comments are
+ * blanked out here instead, newlines kept, and libconfuse parses the rest:
+ * '#' and '//' to the end of the line, and C comments, outside quotes.
+ */
+static void
+blank_comments(char *p)
+{
+	char quote = 0;
+	enum { CODE, LINE, BLOCK } st = CODE;
+
+	for (; *p; p++) {
+		if (quote) {
+			if (*p == '\\' && p[1])
+				p++;
+			else if (*p == quote)
+				quote = 0;
+			continue;
+		}
+		if (st == CODE) {
+			if (*p == '"' || *p == '\'')
+				quote = *p;
+			else if (*p == '#' || (p[0] == '/' && p[1] == '/'))
+				st = LINE;
+			else if (p[0] == '/' && p[1] == '*')
+				st = BLOCK, *p++ = ' ';
+			if (st == CODE)
+				continue;
+		} else if (st == LINE && *p == '\n') {
+			st = CODE;
+		} else if (st == BLOCK && p[0] == '*' && p[1] == '/') {
+			st = CODE;
+			*p++ = ' ';
+		}
+		if (*p != '\n')
+			*p = ' ';
+	}
+}
+
+/* The whole file, NUL-terminated; NULL with errno set. */
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if (f == NULL)
+		return NULL;
+	do {
+		if (cap - len < 4096) {
+			char *nb;
+
+			if (cap > (16u << 20)) {
+				errno = EFBIG;
+				goto fail;
+			}
+			if ((nb = realloc(buf, cap + 65536)) == NULL)
+				goto fail;
+			buf = nb;
+			cap += 65536;
+		}
+		len += (n = fread(buf + len, 1, cap - len - 1, f));
+	} while (n > 0);
+	if (ferror(f)) {
+		errno = EIO;
+		goto fail;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	return buf;
+fail:
+	n = (size_t)errno;
+	fclose(f);
+	free(buf);
+	errno = (int)n;
+	return NULL;
 }
 
 static void
@@ -337,7 +418,8 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		{ "handler|pipeline", check_range },
 		{ "handler|env", check_env },
 	};
-	struct errbuf e = { err, errlen };
+	struct errbuf e = { err, errlen, path };
+	char *text;
 	uint64_t v;
 	cfg_t *cfg, *h;
 	size_t i;
@@ -345,20 +427,23 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 
 	memset(c, 0, sizeof(*c));
 	err[0] = '\0';
+	if ((text = slurp(path)) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	blank_comments(text);
 	if ((cfg = cfg_init(opts, CFGF_NONE)) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
+		free(text);
 		return -1;
 	}
 	current = &e;
 	cfg_set_error_function(cfg, on_error);
 	for (i = 0; i < NITEMS(checks); i++)
 		cfg_set_validate_func(cfg, checks[i].name, checks[i].fn);
-	switch (cfg_parse(cfg, path)) {
+	switch (cfg_parse_buf(cfg, text)) {
 	case CFG_SUCCESS:
 		break;
-	case CFG_FILE_ERROR:
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
 	default:
 		if (err[0] == '\0')
 			snprintf(err, errlen, "%s: syntax error", path);
@@ -397,5 +482,6 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 out:
 	current = NULL;
 	cfg_free(cfg);
+	free(text);
 	return rc;
 }

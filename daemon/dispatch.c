@@ -283,6 +283,7 @@ on_worker_close(wf_conn *conn, enum wf_close_reason why, int err, void *arg)
 	if (w->conn == NULL)
 		return; /* we closed it: retired already */
 	w->conn = NULL;
+	w->eof = why == WF_CLOSE_PEER;
 	pool_retire(w, why == WF_CLOSE_PEER ? "closed its socket" :
 	    why == WF_CLOSE_LIMIT ? "answer over max_frame" :
 	    err == ECONNRESET ? "reset its socket" : "its socket failed");

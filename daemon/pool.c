@@ -23,6 +23,7 @@
 #include "spawn.h"
 
 #define KILL_GRACE_MS 2000
+#define EXIT_GRACE_MS 500 /* closed its socket: SIGTERM if still there */
 #define QUICK_MS 1000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
@@ -103,11 +104,18 @@ on_kill(wf_timer *t, void *arg)
 	struct worker *w = arg;
 
 	(void)t;
-	if (!w->exited) {
-		weftd_log(LOG_WARNING, "worker %d: still running %d ms after "
-		    "SIGTERM; sending SIGKILL", (int)w->pid, KILL_GRACE_MS);
-		kill(w->pid, SIGKILL);
+	if (w->exited)
+		return;
+	if (!w->termed) {
+		/* It closed its socket a while ago but has not exited. */
+		w->termed = true;
+		kill(w->pid, SIGTERM);
+		(void)wf_timer_start(w->kill_timer, KILL_GRACE_MS, 0);
+		return;
 	}
+	weftd_log(LOG_WARNING, "worker %d: still running %d ms after SIGTERM; "
+	    "sending SIGKILL", (int)w->pid, KILL_GRACE_MS);
+	kill(w->pid, SIGKILL);
 }
 
 /* --- starting ------------------------------------------------------------ */
@@ -200,9 +208,17 @@ pool_retire(struct worker *w, const char *why)
 	p->live--;
 	dispatch_worker_down(w);
 	if (!w->exited) {
-		kill(w->pid, SIGTERM);
+		/*
+		 * A worker that closed its own socket is probably exiting:
+		 * let it, so its log line shows its own status, not ours.
+		 */
+		if (!w->eof) {
+			w->termed = true;
+			kill(w->pid, SIGTERM);
+		}
 		if (w->kill_timer)
-			(void)wf_timer_start(w->kill_timer, KILL_GRACE_MS, 0);
+			(void)wf_timer_start(w->kill_timer, w->eof ? EXIT_GRACE_MS :
+			    KILL_GRACE_MS, 0);
 	}
 	if (p->stopping)
 		return;

@@ -21,6 +21,8 @@ struct worker {
 	unsigned long served;
 	const char *why;            /* why it was retired, for the exit log */
 	bool retired, exited;
+	bool eof;                   /* it closed its socket: likely exiting */
+	bool termed;                /* SIGTERM sent */
 	size_t linelen;
 	char line[WORKER_LINE];
 	/* dispatch.c: */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -107,7 +108,7 @@ static void
 begin_shutdown(struct weftd *d, int sig)
 {
 	if (d->stopping) {
-		weftd_log(LOG_WARNING, "%s again: exiting at once",
+		weftd_log(LOG_WARNING, "SIG%s again: exiting at once",
 		    sigabbrev_np(sig));
 		d->forced = true;
 		wf_loop_stop(d->main);
@@ -222,6 +223,23 @@ finish(struct weftd *d)
 	weftd_config_free(&d->cfg);
 }
 
+/* Caught by -t, not by the first fork: the program must be able to run. */
+static int
+check_handler(const char *conf, const char *prog)
+{
+	struct stat st;
+	const char *why = NULL;
+
+	if (stat(prog, &st) < 0 || access(prog, X_OK) < 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	if (why)
+		fprintf(stderr, "weftd: %s: handler command %s: %s\n", conf,
+		    prog, why);
+	return why ? -1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -258,9 +276,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "weftd: %s\n", err);
 		return 1;
 	}
-	if (access(d.cfg.handler.argv[0], X_OK) < 0) {
-		fprintf(stderr, "weftd: %s: handler command %s: %s\n", path,
-		    d.cfg.handler.argv[0], strerror(errno));
+	if (check_handler(path, d.cfg.handler.argv[0]) < 0) {
 		weftd_config_free(&d.cfg);
 		return 1;
 	}

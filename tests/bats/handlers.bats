@@ -8,7 +8,7 @@ TOP="$BATS_TEST_DIRNAME/../.."
 DRIVE="$BATS_TEST_DIRNAME/helpers/drive_handler.py"
 
 @test "the C echo handler answers 200 pipelined requests in order" {
-	run timeout 30 python3 "$DRIVE" 200 "$TOP/build/examples/handlers/echo"
+	run timeout 30 python3 "$DRIVE" 200 "${WEFT_BUILD:-$TOP/build}/examples/handlers/echo"
 	assert_success
 	assert_output "200 answers in order, exit 0"
 }

@@ -5,7 +5,8 @@ load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 
 TOP="$BATS_TEST_DIRNAME/../.."
-CAT="$TOP/build/weft-cat"
+BUILD="${WEFT_BUILD:-$TOP/build}"
+CAT="$BUILD/weft-cat"
 
 # Start a server that prints "... listening on HOST:PORT ..." and wait for
 # that line: readiness and the kernel-chosen port in one.
@@ -30,14 +31,14 @@ teardown() {
 }
 
 @test "each line is a request, each response a line" {
-	start_server "$TOP/build/examples/frame_echo" --port 0
+	start_server "$BUILD/examples/frame_echo" --port 0
 	run sh -c "printf 'hello\nworld\n\nlast' | timeout 10 '$CAT' $ADDR"
 	assert_success
 	assert_output "$(printf 'hello\nworld\n\nlast')"
 }
 
 @test "-a sends all of stdin as one request and prints the answer as is" {
-	start_server "$TOP/build/examples/frame_echo" --port 0
+	start_server "$BUILD/examples/frame_echo" --port 0
 	head -c 300000 /dev/urandom >"$BATS_TEST_TMPDIR/in"
 	run sh -c "timeout 10 '$CAT' -a $ADDR <'$BATS_TEST_TMPDIR/in' >'$BATS_TEST_TMPDIR/out'"
 	assert_success

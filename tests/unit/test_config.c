@@ -118,6 +118,11 @@ bad_values_name_file_and_line(void **state)
 		{ "handler {\n command = { \"/bin/x\" }\n env = { \"NOEQUALS\" }\n}\n", 3, "NOEQUALS" },
 		{ "handler {\n command = { \"/bin/x\" }\n request_timeout = 0\n}\n", 3, "request_timeout" },
 		{ "io_threads = 2 2\n", 1, "" },
+		/* Comments of every kind keep the line count right. */
+		{ "# one\n## two\n// three\n/* four\n five */ /* six */\n"
+		  "io_threads = 0 # seven\n", 6, "io_threads: 0" },
+		{ "log_level = \"a#b//c/*d\" # x\n", 1, "\"a#b//c/*d\" is not" },
+		{ "log_level = 'it\\'s # x'\n", 1, "\"it's # x\" is not" },
 	};
 	struct weftd_config c;
 	char err[256], want[128];

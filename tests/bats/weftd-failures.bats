@@ -1,0 +1,125 @@
+#!/usr/bin/env bats
+# What goes wrong costs one connection or one request an error frame, never
+# the daemon: bad client frames, dying, slow and misbehaving handlers, a
+# full queue, a handler that cannot start.
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+load 'helpers/weftd'
+
+teardown() { weftd_teardown; }
+
+worker_pids() {
+	children | sort
+}
+
+nworkers_is() {
+	[ "$(children | wc -l)" -eq "$1" ]
+}
+
+@test "an oversize frame gets 'bad request' and closes only its connection" {
+	write_conf "" 1 "max_frame = 1k"
+	start_weftd
+	# Length 1025 (one over max_frame): judged from the header alone.
+	run $CLIENT "$ADDR" raw 0000040100000000
+	assert_success
+	assert_line --index 0 --regexp '^1 frame of 1025 bytes is over max_frame'
+	assert_line --index 1 "closed"
+	run $CLIENT "$ADDR" send "still serving"
+	assert_line --index 0 "0 still serving"
+	grep -q "frame of 1025 bytes is over max_frame (1024); closing" "$LOG"
+}
+
+@test "answers owed before a bad frame are sent first" {
+	write_conf "$PY_HANDLER" 1
+	start_weftd
+	# A good request ("sleep:0"), then a header with flags set.
+	run $CLIENT "$ADDR" raw "0000000700000000736c6565703a300000000000000001"
+	assert_success
+	assert_line --index 0 "0 sleep:0"
+	assert_line --index 1 "1 frame flags must be 0"
+	assert_line --index 2 "closed"
+}
+
+@test "kill -9 of a busy worker: its client gets 'worker failed', the pool is whole again" {
+	write_conf "$PY_HANDLER" 2
+	start_weftd
+	before=$(worker_pids)
+	$CLIENT "$ADDR" send "sleep:30" >"$BATS_TEST_TMPDIR/out" &
+	wait_for grep -q ": sleeping" "$LOG"
+	pid=$(sed -n 's/.*worker \([0-9]*\): sleeping.*/\1/p' "$LOG")
+	kill -KILL "$pid"
+	wait_for grep -q closed "$BATS_TEST_TMPDIR/out"
+	run cat "$BATS_TEST_TMPDIR/out"
+	assert_line --index 0 "4 worker failed"
+	wait_for grep -q "worker $pid killed by signal 9" "$LOG"
+	wait_for nworkers_is 2
+	refute [ "$(worker_pids)" = "$before" ]
+	run $CLIENT "$ADDR" send a b c
+	assert_line --index 2 "0 c"
+}
+
+@test "a request over request_timeout gets 'timeout' and its worker is replaced" {
+	write_conf "$PY_HANDLER" 1 "" "request_timeout = 300ms"
+	start_weftd
+	run $CLIENT "$ADDR" send "sleep:30" "after"
+	assert_success
+	assert_line --index 0 --regexp '^3 timeout: no answer within 300 ms'
+	# The one behind it ran on the replacement (or timed out in the queue).
+	assert_line --index 1 --regexp '^(0 after|3 timeout)'
+	grep -q "request timed out; replacing it" "$LOG"
+	wait_for grep -q "retired: request timeout" "$LOG"
+	run $CLIENT "$ADDR" send "fresh"
+	assert_line --index 0 "0 fresh"
+}
+
+@test "a full queue answers 'overloaded' at once" {
+	write_conf "$PY_HANDLER" 1 "" "queue_limit = 1"
+	start_weftd
+	$CLIENT "$ADDR" send "sleep:2" >/dev/null &
+	wait_for grep -q ": sleeping" "$LOG"
+	# One more fits in the queue; the third is refused.
+	run $CLIENT "$ADDR" send "queued" "refused"
+	assert_success
+	assert_line --index 0 "0 queued"
+	assert_line --index 1 --regexp '^2 overloaded'
+}
+
+@test "a handler writing garbage, twice, or too much is a failed worker" {
+	write_conf "$PY_HANDLER" 1 "max_frame = 64k"
+	start_weftd
+	for verb in garbage extra big; do
+		run $CLIENT "$ADDR" send "$verb"
+		assert_line --index 0 --regexp '^(0|4) '
+		[ "$verb" = extra ] || assert_line --index 0 "4 worker failed"
+	done
+	wait_for grep -q "retired: malformed answer header" "$LOG"
+	wait_for grep -q "retired: wrote with no request outstanding" "$LOG"
+	wait_for grep -q "retired: answer over max_frame" "$LOG"
+	run $CLIENT "$ADDR" send "fine"
+	assert_line --index 0 "0 fine"
+}
+
+@test "a handler that exits answers 'worker failed' and is replaced" {
+	write_conf "$PY_HANDLER" 1
+	start_weftd
+	run $CLIENT "$ADDR" send "exit:7" "next"
+	assert_line --index 0 "4 worker failed"
+	assert_line --index 1 "0 next"
+	wait_for grep -q "exited with status 7" "$LOG"
+}
+
+@test "a handler that dies at start is restarted with a growing backoff" {
+	write_conf "\"$PYTHON\", \"$HELPERS/handler.py\", \"--die-at-start\"" 1
+	start_weftd
+	wait_for grep -q "workers keep failing at start (4 in a row); next start in 800 ms" "$LOG"
+	# No fork storm: each start waited twice as long as the one before.
+	assert_equal "$(grep -c 'worker [0-9]* started' "$LOG")" 4
+}
+
+@test "a handler that cannot be executed stops weftd at start" {
+	write_conf "\"$BATS_TEST_TMPDIR\"" 1
+	run timeout 10 "$WEFTD" -f -c "$CONF"
+	assert_failure 1
+	assert_output --partial "handler command $BATS_TEST_TMPDIR: not a regular file"
+}

@@ -1,10 +1,16 @@
-# weft: plain GNU make. `make`, `make test`, `make asan`, `make tsan`,
-# `make valgrind`, `make bench`, `make install`, `make clean`.
+# weft: plain GNU make. `make`, `make run`, `make test`, `make asan`,
+# `make tsan`, `make valgrind`, `make bench`, `make install`, `make clean`.
 
 PREFIX     ?= /usr/local
-SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
 LIBDIR     ?= $(PREFIX)/lib
+LIBEXECDIR ?= $(PREFIX)/libexec/weft
 INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+# A daemon's configuration lives in /etc whatever the prefix.
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
 DESTDIR    ?=
 
 CC      ?= cc
@@ -38,11 +44,21 @@ EXAMPLE_SRC = $(wildcard examples/*.c examples/handlers/*.c)
 EXAMPLE_BIN = $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 TOOL_BIN  = $(BUILD)/weft-cat $(BUILD)/weftd
 WEFTD_SRC = daemon/weftd.c daemon/front.c daemon/dispatch.c daemon/pool.c \
-            daemon/job.c daemon/log.c daemon/config.c daemon/spawn.c
+            daemon/job.c daemon/log.c daemon/config.c daemon/spawn.c \
+            daemon/reload.c
 
-.PHONY: all test unit check-deps asan tsan valgrind bench install uninstall clean
+.PHONY: all run test unit check-deps asan tsan valgrind bench install uninstall clean FORCE
 
 all: $(LIB_A) $(LIB_SO) $(OUT)/libweft.so $(EXAMPLE_BIN) $(TOOL_BIN)
+
+# Installed paths baked into weftd and the installed files. The header is
+# rewritten only when a path changed, so weftd rebuilds exactly then.
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g'
+$(BUILD)/paths.h: FORCE
+	@mkdir -p $(@D)
+	@echo '#define WEFTD_CONF "$(SYSCONFDIR)/weft/weftd.conf"' > $@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
 $(BUILD)/lib/%.o: lib/src/%.c $(HEADERS) $(wildcard lib/src/*.h)
 	@mkdir -p $(@D)
@@ -73,8 +89,8 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A)
 $(BUILD)/weft-cat: daemon/weft-cat.c $(LIB_A)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
-$(BUILD)/weftd: $(WEFTD_SRC) $(wildcard daemon/*.h) $(LIB_A)
-	$(CC) $(CPPFLAGS) -DWEFTD_CONF='"$(SYSCONFDIR)/weft/weftd.conf"' \
+$(BUILD)/weftd: $(WEFTD_SRC) $(wildcard daemon/*.h) $(BUILD)/paths.h $(LIB_A)
+	$(CC) $(CPPFLAGS) -include $(BUILD)/paths.h \
 		$(ALL_CFLAGS) -o $@ $(WEFTD_SRC) $(LIB_A) -lconfuse -lsystemd $(LDLIBS)
 
 # The benchmarks' weft echo server is the example itself.
@@ -98,6 +114,11 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 
 check-deps:
 	@sh scripts/deps.sh
+
+# weftd in the foreground on 127.0.0.1:7000 with the example echo handler.
+run: check-deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/run.sh
 
 # Run-time dependencies first, so a fresh Debian 12 machine needs nothing else.
 test: check-deps
@@ -131,7 +152,24 @@ valgrind: check-deps unit-build
 bench: all $(BENCH_BIN)
 	$(BUILD)/bench/bench_core
 
+MAN_PAGES = $(wildcard man/*.[1-8])
+
 install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/weft
+	install -m 755 $(BUILD)/weftd $(DESTDIR)$(SBINDIR)/
+	install -m 755 $(BUILD)/weft-cat $(DESTDIR)$(BINDIR)/
+	install -m 755 $(BUILD)/examples/handlers/echo examples/handlers/echo.py \
+		$(DESTDIR)$(LIBEXECDIR)/
+	$(SUBST) systemd/weftd.service.in > $(DESTDIR)$(UNITDIR)/weftd.service
+	install -m 644 systemd/weftd.socket $(DESTDIR)$(UNITDIR)/
+	@# An edited configuration is the operator's: never overwritten.
+	test -e $(DESTDIR)$(SYSCONFDIR)/weft/weftd.conf || \
+		$(SUBST) conf/weftd.conf.in > $(DESTDIR)$(SYSCONFDIR)/weft/weftd.conf
+	for m in $(MAN_PAGES); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; \
+	done
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/weft $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
@@ -142,6 +180,12 @@ install: all
 		> $(DESTDIR)$(LIBDIR)/pkgconfig/weft.pc
 
 uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/weftd $(DESTDIR)$(BINDIR)/weft-cat \
+		$(DESTDIR)$(UNITDIR)/weftd.service $(DESTDIR)$(UNITDIR)/weftd.socket
+	rm -rf $(DESTDIR)$(LIBEXECDIR)
+	for m in $(MAN_PAGES); do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/weft/weftd.conf (remove it by hand)"
 	rm -f $(DESTDIR)$(LIBDIR)/libweft.a $(DESTDIR)$(LIBDIR)/libweft.so \
 		$(DESTDIR)$(LIBDIR)/libweft.so.$(SOVER) \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/weft.pc

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 #include <weft/addr.h>
 
 #include "config.h"
@@ -484,4 +486,21 @@ out:
 	cfg_free(cfg);
 	free(text);
 	return rc;
+}
+
+int
+weftd_config_check(const char *path, const struct weftd_config *c, char *err,
+    size_t errlen)
+{
+	const char *prog = c->handler.argv[0], *why = NULL;
+	struct stat st;
+
+	if (stat(prog, &st) < 0 || access(prog, X_OK) < 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	if (why)
+		snprintf(err, errlen, "%s: handler command %s: %s", path, prog,
+		    why);
+	return why ? -1 : 0;
 }

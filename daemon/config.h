@@ -36,6 +36,13 @@ int weftd_config_load(const char *path, struct weftd_config *c, char *err,
     size_t errlen);
 void weftd_config_free(struct weftd_config *c);
 
+/*
+ * What the parser cannot see: the handler program must be an executable
+ * regular file. Caught by -t and by a reload, not by the first fork.
+ */
+int weftd_config_check(const char *path, const struct weftd_config *c,
+    char *err, size_t errlen);
+
 /* "64k", "1m", "1g" or bytes; "500ms", "30s", "5m", "1h" or seconds. */
 int weftd_parse_size(const char *s, uint64_t *bytes);
 int weftd_parse_duration(const char *s, uint64_t *ms);

@@ -178,6 +178,8 @@ pull(struct dispatch *ds, struct worker *w)
 {
 	struct job *j;
 
+	if (w->old)
+		return;
 	while (w->conn && w->njobs < ds->d->cfg.handler.pipeline &&
 	    (j = dequeue(ds)) != NULL) {
 		if (atomic_load(&j->client->gone))
@@ -270,6 +272,10 @@ on_worker_data(wf_conn *conn, wf_buf *in, void *arg)
 		pool_retire(w, "wrote with no request outstanding");
 		return;
 	}
+	if (w->old && w->head == NULL) {
+		pool_retire(w, "reload");
+		return;
+	}
 	arm_worker_timer(ds, w);
 	pull(ds, w);
 }
@@ -332,6 +338,12 @@ dispatch_worker_up(struct worker *w, int sock)
 	    64u << 20);
 	pull(d->dispatch, w);
 	return 0;
+}
+
+void
+dispatch_worker_quiesce(struct worker *w)
+{
+	avail_remove(w->d->dispatch, w);
 }
 
 /* Every request still on w fails; its socket closes. */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <systemd/sd-daemon.h>
 
 #include "log.h"
 #include "weftd.h"
@@ -103,7 +104,7 @@ bad_request(struct front *f, struct client *c, const wf_buf *in, int rc)
 	if (rc == -EMSGSIZE)
 		n = snprintf(msg, sizeof(msg), "frame of %u bytes is over "
 		    "max_frame (%u)", (unsigned)h[0] << 24 | (unsigned)h[1] << 16 |
-		    (unsigned)h[2] << 8 | h[3], f->d->cfg.max_frame);
+		    (unsigned)h[2] << 8 | h[3], f->max_frame);
 	else
 		n = snprintf(msg, sizeof(msg), "frame flags must be 0");
 	peer_name(c->conn, peer, sizeof(peer));
@@ -126,7 +127,7 @@ on_data(wf_conn *conn, wf_buf *in, void *arg)
 {
 	struct client *c = arg;
 	struct front *f = c->front;
-	uint32_t max = f->d->cfg.max_frame;
+	uint32_t max = f->max_frame;
 	struct wf_frame fr;
 	struct job *j;
 	int rc;
@@ -135,7 +136,7 @@ on_data(wf_conn *conn, wf_buf *in, void *arg)
 		wf_buf_consume(in, wf_buf_len(in));
 		return;
 	}
-	while (c->inflight < f->d->cfg.max_pipeline) {
+	while (c->inflight < f->max_pipeline) {
 		if ((rc = wf_frame_decode(in, max, &fr)) == 0)
 			return;
 		if (rc < 0) {
@@ -217,7 +218,7 @@ send_ready(struct client *c)
 	if (c->conn == NULL)
 		return;
 	if (c->paused && !c->broken && !c->closing &&
-	    c->inflight < c->front->d->cfg.max_pipeline) {
+	    c->inflight < c->front->max_pipeline) {
 		c->paused = false;
 		wf_conn_resume(c->conn);
 	}
@@ -357,9 +358,47 @@ front_start(struct weftd *d)
 		f->d = d;
 		f->index = i;
 		f->loop = wf_loop_group_get(g, i);
+		f->max_frame = d->cfg.max_frame;
+		f->max_pipeline = d->cfg.max_pipeline;
 		f->out_tail = &f->out;
 		f->replies_tail = &f->replies;
 	}
+	return 0;
+}
+
+static void
+log_listener(struct weftd *d, int idx, const char *how)
+{
+	char buf[160];
+	struct wf_addr a;
+
+	if (wf_server_addr(d->server, (unsigned)idx, &a) == 0)
+		weftd_log(LOG_INFO, "listening on %s%s",
+		    wf_addr_format(&a, buf, sizeof(buf)), how);
+}
+
+/* Socket activation: systemd's sockets replace the listen setting. */
+static int
+adopt_sockets(struct weftd *d, int n)
+{
+	int i, fd, idx;
+
+	for (i = 0; i < n; i++) {
+		fd = SD_LISTEN_FDS_START + i;
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+			weftd_log(LOG_ERR, "socket activation: fd %d is not a "
+			    "listening stream socket", fd);
+			return -EINVAL;
+		}
+		if ((idx = wf_server_adopt(d->server, fd)) < 0) {
+			weftd_log(LOG_ERR, "socket activation: fd %d: %s", fd,
+			    strerror(-idx));
+			return idx;
+		}
+		log_listener(d, idx, " (from systemd)");
+	}
+	weftd_log(LOG_INFO, "socket activation: %d sockets from systemd; the "
+	    "listen setting is not used", n);
 	return 0;
 }
 
@@ -367,11 +406,17 @@ front_start(struct weftd *d)
 int
 front_listen(struct weftd *d)
 {
-	char buf[160];
 	struct wf_addr a;
 	unsigned i;
-	int rc, idx;
+	int idx, n;
 
+	/* Also unsets LISTEN_FDS and LISTEN_PID: they were meant for us. */
+	if ((n = sd_listen_fds(1)) < 0) {
+		weftd_log(LOG_ERR, "sd_listen_fds: %s", strerror(-n));
+		return n;
+	}
+	if (n > 0)
+		return adopt_sockets(d, n);
 	for (i = 0; i < d->cfg.nlisten; i++) {
 		(void)wf_addr_parse(&a, d->cfg.listen[i]); /* checked at load */
 		if ((idx = wf_server_listen(d->server, &a)) < 0) {
@@ -379,9 +424,7 @@ front_listen(struct weftd *d)
 			    strerror(-idx));
 			return idx;
 		}
-		if ((rc = wf_server_addr(d->server, (unsigned)idx, &a)) == 0)
-			weftd_log(LOG_INFO, "listening on %s",
-			    wf_addr_format(&a, buf, sizeof(buf)));
+		log_listener(d, idx, "");
 	}
 	return 0;
 }
@@ -400,6 +443,35 @@ drain_loop(void *arg)
 			wf_conn_pause(c->conn);
 		maybe_close(c);
 	}
+}
+
+/* The watchdog's question to an IO loop: are you running? */
+static void
+pong(void *arg)
+{
+	struct front *f = arg;
+
+	atomic_fetch_add(&f->pongs, 1);
+}
+
+/* Are all IO loops alive? Each answered the last ping; ping them again. */
+bool
+front_alive(struct weftd *d)
+{
+	bool alive = true;
+	unsigned i;
+
+	for (i = 0; i < d->nfronts; i++) {
+		struct front *f = &d->fronts[i];
+
+		if (atomic_load(&f->pongs) != f->pings) {
+			alive = false;
+			continue; /* one ping at a time */
+		}
+		if (wf_loop_post(f->loop, pong, f) == 0)
+			f->pings++;
+	}
+	return alive;
 }
 
 void

@@ -3,6 +3,7 @@
  * the level is set once before any thread starts.
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <weft/log.h>
@@ -10,7 +11,7 @@
 #include "log.h"
 
 static int use_stderr = 1;
-static int max_level = LOG_INFO;
+static atomic_int max_level = LOG_INFO; /* a reload changes it */
 
 static const char *const names[] = {
 	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
@@ -27,10 +28,16 @@ void
 weftd_log_open(int to_stderr, int facility, int level)
 {
 	use_stderr = to_stderr;
-	max_level = level;
+	weftd_log_level(level);
 	if (!to_stderr)
 		openlog("weftd", LOG_PID | LOG_NDELAY, facility);
 	wf_log_set(from_lib, NULL);
+}
+
+void
+weftd_log_level(int level)
+{
+	atomic_store_explicit(&max_level, level, memory_order_relaxed);
 }
 
 void
@@ -47,7 +54,7 @@ weftd_log(int level, const char *fmt, ...)
 	char buf[1024];
 	va_list ap;
 
-	if (level > max_level)
+	if (level > atomic_load_explicit(&max_level, memory_order_relaxed))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);

@@ -7,6 +7,7 @@
 
 /* Before threads start. level: messages above it are dropped. */
 void weftd_log_open(int to_stderr, int facility, int level);
+void weftd_log_level(int level);
 void weftd_log_close(void);
 void weftd_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -348,6 +348,29 @@ pool_stop(struct weftd *d, void (*done)(struct weftd *))
 	}
 }
 
+void
+pool_reload(struct weftd *d)
+{
+	struct pool *p = d->pool;
+	struct worker *w, *next;
+
+	/* The operator may have fixed a handler that kept failing. */
+	p->quick_fails = 0;
+	p->not_before = 0;
+	for (w = p->all; w; w = next) {
+		next = w->next;
+		if (w->retired)
+			continue;
+		if (w->njobs == 0) {
+			pool_retire(w, "reload");
+		} else {
+			w->old = true;
+			dispatch_worker_quiesce(w);
+		}
+	}
+	fill(p);
+}
+
 unsigned
 pool_live(const struct weftd *d)
 {

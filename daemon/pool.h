@@ -23,6 +23,8 @@ struct worker {
 	bool retired, exited;
 	bool eof;                   /* it closed its socket: likely exiting */
 	bool termed;                /* SIGTERM sent */
+	bool old;                   /* of a previous configuration: retire
+	                               once its requests are answered */
 	size_t linelen;
 	char line[WORKER_LINE];
 	/* dispatch.c: */
@@ -42,6 +44,8 @@ void pool_reap(struct weftd *d);
 void pool_retire(struct worker *w, const char *why);
 /* Shutdown: retire every worker; done(d) once all are reaped. */
 void pool_stop(struct weftd *d, void (*done)(struct weftd *));
+/* A reload: replace every worker, idle ones now, busy ones when done. */
+void pool_reload(struct weftd *d);
 unsigned pool_live(const struct weftd *d);
 struct worker *pool_first(const struct weftd *d);
 /* SIGKILL what is left, reap it, free everything. Outside the loop too. */
@@ -50,5 +54,7 @@ void pool_free(struct weftd *d);
 /* dispatch.c, called by the pool. */
 int dispatch_worker_up(struct worker *w, int sock);
 void dispatch_worker_down(struct worker *w);
+/* No new requests for w (it is old); its current ones finish. */
+void dispatch_worker_quiesce(struct worker *w);
 
 #endif

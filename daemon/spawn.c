@@ -35,6 +35,12 @@ child(char *const argv[], char *const envp[], int sock, int out, int errw,
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		goto fail;
 	/*
+	 * A group of its own: a terminal's Ctrl-C reaches weftd, which
+	 * drains, and not the workers, which would drop their requests.
+	 */
+	if (setpgid(0, 0) < 0)
+		goto fail;
+	/*
 	 * Move the fds we keep above 3 first, so the dup2s below cannot
 	 * clobber one another whatever numbers they came with.
 	 */

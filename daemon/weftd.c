@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -56,6 +55,44 @@ on_status(wf_timer *t, void *arg)
 {
 	(void)t;
 	notify_status(arg, NULL);
+}
+
+/*
+ * WATCHDOG=1 only while every loop works: this timer proves the main loop,
+ * an answered ping each IO loop. A stuck loop stops the pings, and systemd
+ * restarts us.
+ */
+static void
+on_watchdog(wf_timer *t, void *arg)
+{
+	struct weftd *d = arg;
+
+	(void)t;
+	if (front_alive(d)) {
+		(void)sd_notify(0, "WATCHDOG=1");
+		d->stuck = false;
+	} else if (!d->stuck) {
+		d->stuck = true;
+		weftd_log(LOG_ERR, "watchdog: an IO thread does not respond; "
+		    "not reassuring systemd");
+	}
+}
+
+static int
+start_watchdog(struct weftd *d)
+{
+	uint64_t usec;
+	int rc;
+
+	if (sd_watchdog_enabled(1, &usec) <= 0)
+		return 0;
+	if ((rc = wf_timer_new(d->main, &d->watchdog, on_watchdog, d)) < 0)
+		return rc;
+	usec = usec / 2000 ? usec / 2000 : 1;
+	weftd_log(LOG_INFO, "watchdog: pinging systemd every %llu ms",
+	    (unsigned long long)usec);
+	on_watchdog(d->watchdog, d);
+	return wf_timer_start(d->watchdog, usec, usec);
 }
 
 /* --- shutdown ------------------------------------------------------------ */
@@ -139,8 +176,10 @@ on_signal(wf_signal *s, const struct signalfd_siginfo *si, void *arg)
 		begin_shutdown(d, (int)si->ssi_signo);
 		break;
 	case SIGHUP:
-		weftd_log(LOG_NOTICE, "SIGHUP: weftd does not reload; restart "
-		    "it to apply a new configuration");
+		if (d->stopping)
+			weftd_log(LOG_NOTICE, "SIGHUP while shutting down: ignored");
+		else
+			weftd_reload(d);
 		break;
 	}
 }
@@ -194,6 +233,8 @@ start(struct weftd *d)
 	if ((rc = front_start(d)) < 0 || (rc = front_listen(d)) < 0 ||
 	    (rc = pool_new(d)) < 0)
 		return rc;
+	if ((rc = start_watchdog(d)) < 0)
+		return rc;
 	weftd_log(LOG_NOTICE, "ready: %u IO threads, %u workers of %s",
 	    d->cfg.io_threads, d->cfg.handler.workers, d->cfg.handler.argv[0]);
 	notify_status(d, "READY=1\n");
@@ -215,29 +256,14 @@ finish(struct weftd *d)
 		wf_timer_free(d->status_timer);
 	if (d->stop_timer)
 		wf_timer_free(d->stop_timer);
+	if (d->watchdog)
+		wf_timer_free(d->watchdog);
 	/* Runs what the IO threads posted last; the dispatch drops it. */
 	if (d->main)
 		wf_loop_free(d->main);
 	dispatch_free(d);
 	free(d->fronts);
 	weftd_config_free(&d->cfg);
-}
-
-/* Caught by -t, not by the first fork: the program must be able to run. */
-static int
-check_handler(const char *conf, const char *prog)
-{
-	struct stat st;
-	const char *why = NULL;
-
-	if (stat(prog, &st) < 0 || access(prog, X_OK) < 0)
-		why = strerror(errno);
-	else if (!S_ISREG(st.st_mode))
-		why = "not a regular file";
-	if (why)
-		fprintf(stderr, "weftd: %s: handler command %s: %s\n", conf,
-		    prog, why);
-	return why ? -1 : 0;
 }
 
 int
@@ -276,7 +302,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "weftd: %s\n", err);
 		return 1;
 	}
-	if (check_handler(path, d.cfg.handler.argv[0]) < 0) {
+	if (weftd_config_check(path, &d.cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "weftd: %s\n", err);
 		weftd_config_free(&d.cfg);
 		return 1;
 	}

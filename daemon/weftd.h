@@ -60,11 +60,17 @@ struct front {
 	struct weftd *d;
 	wf_loop *loop;
 	unsigned index;
+	/* Copies: the IO threads never read d->cfg, which a reload rewrites. */
+	uint32_t max_frame;
+	unsigned max_pipeline;
 	/* IO thread only: */
 	struct client *clients;      /* every open one, for draining */
 	struct job *out, **out_tail; /* requests read this iteration */
 	struct client *dirty;        /* clients with answers to write */
 	bool out_posted;
+	/* The watchdog's pings (main thread) and their answers. */
+	unsigned long pings;
+	atomic_ulong pongs;
 	/* Main thread only (dispatch.c): answers for this loop. */
 	struct job *replies, **replies_tail;
 };
@@ -86,7 +92,8 @@ struct weftd {
 	bool exiting;              /* the main loop has returned */
 	bool forced;               /* a second signal: exit at once, status 1 */
 	wf_signal *signals;
-	wf_timer *status_timer, *stop_timer;
+	wf_timer *status_timer, *stop_timer, *watchdog;
+	bool stuck; /* an IO loop missed the watchdog's ping */
 };
 
 /* weftd.c: every client connection is closed while draining (main loop). */
@@ -95,6 +102,7 @@ void weftd_drained(void *d);
 /* front.c */
 int front_start(struct weftd *d);
 int front_listen(struct weftd *d);
+bool front_alive(struct weftd *d);
 void front_drain(struct weftd *d);
 void front_stop(struct weftd *d);
 /* Runs on the IO loop: a batch of answered jobs (wf_loop_post target). */
@@ -113,6 +121,9 @@ void dispatch_reply_error(struct weftd *d, struct job *j, uint16_t status,
 unsigned dispatch_pending(const struct weftd *d);
 /* At shutdown_timeout: every pending job gets `shutting down`. */
 void dispatch_abandon(struct weftd *d);
+
+/* reload.c: SIGHUP. */
+void weftd_reload(struct weftd *d);
 
 /* job.c: one allocation per request, reused for its response. */
 struct job *job_new(struct client *c, uint64_t seq, uint32_t len);

@@ -4,7 +4,7 @@
 # Packages already installed are skipped, so a ready machine pays one dpkg query.
 set -eu
 
-pkgs="gcc make pkg-config libc6-dev libcmocka-dev bats bats-support bats-assert valgrind libconfuse-dev libsystemd-dev python3"
+pkgs="gcc make pkg-config libc6-dev libcmocka-dev bats bats-support bats-assert valgrind libconfuse-dev libsystemd-dev python3 procps systemd man-db groff-base"
 [ "${WEFT_DEPS_EXTRA:-}" ] && pkgs="$pkgs $WEFT_DEPS_EXTRA"
 
 missing=""

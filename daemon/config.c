@@ -451,6 +451,12 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 			snprintf(err, errlen, "%s: syntax error", path);
 		goto out;
 	}
+	/* libconfuse validates no element of an empty list: check it here. */
+	if (cfg_size(cfg, "listen") == 0) {
+		snprintf(err, errlen, "%s: listen: needs at least one address "
+		    "(or socket activation)", path);
+		goto out;
+	}
 	if ((h = cfg_getsec(cfg, "handler")) == NULL ||
 	    cfg_size(h, "command") == 0) {
 		snprintf(err, errlen, "%s: a handler section with a command "

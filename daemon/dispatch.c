@@ -418,6 +418,7 @@ dispatch_abandon(struct weftd *d)
 	struct worker *w;
 	struct job *j;
 
+	pool_no_respawn(d);
 	while ((j = dequeue(ds)) != NULL)
 		dispatch_reply_error(d, j, WEFTD_SHUTTING_DOWN, "shutting down");
 	wf_timer_stop(ds->qtimer);

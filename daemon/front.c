@@ -311,6 +311,17 @@ on_close(wf_conn *conn, enum wf_close_reason why, int err, void *arg)
 	client_unref(c);
 }
 
+/* The client sent all it will (half-close): answer it all, then close. */
+static void
+on_eof(wf_conn *conn, void *arg)
+{
+	struct client *c = arg;
+
+	(void)conn;
+	c->closing = true;
+	maybe_close(c);
+}
+
 /* Not idle while the handler still works on one of its requests. */
 static int
 on_idle(wf_conn *conn, void *arg)
@@ -324,6 +335,7 @@ on_idle(wf_conn *conn, void *arg)
 static const struct wf_conn_cbs client_cbs = {
 	.on_data = on_data,
 	.on_close = on_close,
+	.on_eof = on_eof,
 };
 
 int

@@ -332,6 +332,13 @@ pool_new(struct weftd *d)
 }
 
 void
+pool_no_respawn(struct weftd *d)
+{
+	d->pool->stopping = true;
+	wf_timer_stop(d->pool->respawn);
+}
+
+void
 pool_stop(struct weftd *d, void (*done)(struct weftd *))
 {
 	struct pool *p = d->pool;

@@ -42,6 +42,8 @@ int pool_new(struct weftd *d);
 void pool_reap(struct weftd *d);
 /* Take w out of service: fail its requests, SIGTERM, SIGKILL later. */
 void pool_retire(struct worker *w, const char *why);
+/* Shutdown: dead or retired workers are no longer replaced. */
+void pool_no_respawn(struct weftd *d);
 /* Shutdown: retire every worker; done(d) once all are reaped. */
 void pool_stop(struct weftd *d, void (*done)(struct weftd *));
 /* A reload: replace every worker, idle ones now, busy ones when done. */

@@ -11,6 +11,7 @@
  * 1; a connection or protocol failure exits 2.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,8 @@ main(int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		goto usage;
+	/* A server that closes on us is exit status 2, not a silent 141. */
+	signal(SIGPIPE, SIG_IGN);
 	if ((rc = wf_addr_parse(&a, argv[optind])) < 0) {
 		fprintf(stderr, "weft-cat: %s: not an address (HOST:PORT, "
 		    "[IPV6]:PORT or unix:/path)\n", argv[optind]);

@@ -170,6 +170,10 @@ peer_eof(wf_conn *c)
 			teardown(c, WF_CLOSE_LOCAL, 0);
 		else
 			update_interest(c);
+	} else if (c->cbs->on_eof) {
+		/* Still writable: the application closes when it is done. */
+		update_interest(c);
+		c->cbs->on_eof(c, c->arg);
 	} else if (c->out.len) {
 		/* The peer half-closed: still deliver what we owe it. */
 		wf_conn_close(c, DEFAULT_LINGER_MS);

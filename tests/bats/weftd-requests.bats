@@ -94,3 +94,14 @@ teardown() { weftd_teardown; }
 	assert_line --partial "worker $pid: one"
 	assert_line --partial "worker $pid: fake\\x1b[31m"
 }
+
+@test "a client that half-closes after sending still gets every answer" {
+	write_conf "$PY_HANDLER" 2
+	start_weftd
+	run $CLIENT "$ADDR" halfclose "sleep:0.3" "second" "third"
+	assert_success
+	assert_line --index 0 "0 sleep:0.3"
+	assert_line --index 1 "0 second"
+	assert_line --index 2 "0 third"
+	assert_line --index 3 "closed"
+}

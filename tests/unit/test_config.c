@@ -156,6 +156,9 @@ missing_file_and_missing_handler(void **state)
 	write_conf("io_threads = 2\n");
 	assert_int_equal(weftd_config_load(path, &c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "a handler section with a command is required"));
+	write_conf("listen = {}\nhandler {\n command = { \"/bin/cat\" }\n}\n");
+	assert_int_equal(weftd_config_load(path, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "listen: needs at least one address"));
 	unlink(path);
 }
 

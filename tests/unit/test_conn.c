@@ -20,7 +20,7 @@ struct srv {
 	uint32_t max;      /* FRAMES: largest payload */
 	int one_then_pause; /* FRAMES: answer one frame, then pause */
 	int abort_in_data;
-	int closes, highs, drains;
+	int closes, highs, drains, eofs;
 	enum wf_close_reason why;
 	int err;
 	wf_conn *c;
@@ -81,7 +81,15 @@ on_close(wf_conn *c, enum wf_close_reason why, int err, void *arg)
 	s->err = err;
 }
 
-static const struct wf_conn_cbs cbs = { on_data, on_high, on_drain, on_close };
+static const struct wf_conn_cbs cbs = { .on_data = on_data,
+    .on_high_water = on_high, .on_drain = on_drain, .on_close = on_close };
+
+static void
+on_eof(wf_conn *c, void *arg)
+{
+	(void)c;
+	((struct srv *)arg)->eofs++;
+}
 
 /* A connection on sv[0]; the test plays the peer on the returned fd. */
 static int
@@ -364,6 +372,41 @@ resume_delivers_what_was_buffered(void **state)
 	loop_free_clean(loop);
 }
 
+/* With on_eof, a half-closed connection stays writable until closed. */
+static void
+half_closed_peer_still_gets_late_answers(void **state)
+{
+	static const struct wf_conn_cbs eof_cbs = { .on_data = on_data,
+	    .on_close = on_close, .on_eof = on_eof };
+	wf_loop *loop = loop_new();
+	struct srv s = { .mode = ECHO };
+	char back[7];
+	int sv[2], i;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(wf_conn_adopt(loop, &s.c, sv[0], &eof_cbs, &s), 0);
+	assert_int_equal(write(sv[1], "abc", 3), 3);
+	assert_int_equal(shutdown(sv[1], SHUT_WR), 0);
+	for (i = 0; i < 100 && s.eofs == 0; i++)
+		assert_int_equal(wf_loop_run_once(loop, 10), 0);
+	assert_int_equal(s.eofs, 1);
+	assert_int_equal(s.closes, 0);
+	/* The answer that was still being worked on. */
+	assert_int_equal(wf_conn_send(s.c, "late", 4), 0);
+	read_all(loop, sv[1], back, sizeof(back));
+	assert_memory_equal(back, "abclate", sizeof(back));
+	wf_conn_close(s.c, 1000);
+	for (i = 0; i < 100 && s.closes == 0; i++)
+		assert_int_equal(wf_loop_run_once(loop, 10), 0);
+	assert_int_equal(s.closes, 1);
+	assert_int_equal(s.why, WF_CLOSE_LOCAL);
+	assert_true(at_eof(sv[1]));
+	assert_int_equal(s.eofs, 1);
+	close(sv[1]);
+	loop_free_clean(loop);
+}
+
 /* Other threads send and close through references while the conn dies. */
 struct xref {
 	wf_loop *loop;
@@ -459,6 +502,7 @@ main(void)
 		CASE(graceful_close_delivers_10mb),
 		CASE(abort_inside_on_data),
 		CASE(resume_delivers_what_was_buffered),
+		CASE(half_closed_peer_still_gets_late_answers),
 		CASE(references_from_threads_while_conn_dies),
 	};
 

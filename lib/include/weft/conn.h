@@ -38,6 +38,13 @@ struct wf_conn_cbs {
 	 * dispatch that tore it down returns, then it is freed. */
 	void (*on_close)(wf_conn *c, enum wf_close_reason why, int err,
 	    void *arg);
+	/*
+	 * Optional: the peer half-closed (end of file after everything it
+	 * sent was delivered). The connection stays open for sending; close
+	 * it when done. Without this callback it closes by itself, once the
+	 * output already queued is written.
+	 */
+	void (*on_eof)(wf_conn *c, void *arg);
 };
 
 /*

@@ -8,6 +8,9 @@
                                     checks the answers come back in order
   client.py ADDR concurrent N       N connections, one request each, all in
                                     flight together; checks every answer
+  client.py ADDR halfclose PAYLOAD...
+                                    like send, but shut down the sending
+                                    side before reading any answer
   client.py ADDR raw HEX [PAYLOAD]  send a raw 8-byte header (hex) and the
                                     payload, print answers until EOF
 Exit status 1 on any wrong answer; every socket times out after 20 s."""
@@ -85,6 +88,10 @@ def main():
         s.shutdown(socket.SHUT_WR)
         if read_frame(s) is None:
             print("closed")
+    elif mode == "halfclose":
+        s.sendall(b"".join(frame(a.encode()) for a in args))
+        s.shutdown(socket.SHUT_WR)
+        show(s)
     elif mode == "raw":
         s.sendall(bytes.fromhex(args[0]) + (args[1].encode() if len(args) > 1 else b""))
         show(s)

@@ -97,17 +97,24 @@ dispatch_reply_error(struct weftd *d, struct job *j, uint16_t status,
 
 /* --- the queue ------------------------------------------------------------ */
 
+/* t fires when the oldest job's request_timeout runs out (none: stopped). */
 static void
-arm_queue_timer(struct dispatch *ds)
+arm_for(struct dispatch *ds, wf_timer *t, const struct job *oldest)
 {
 	uint64_t now = wf_loop_now(ds->d->main), due;
 
-	if (ds->qhead == NULL) {
-		wf_timer_stop(ds->qtimer);
+	if (oldest == NULL) {
+		wf_timer_stop(t);
 		return;
 	}
-	due = ds->qhead->t0 + ds->d->cfg.handler.request_timeout_ms;
-	(void)wf_timer_start(ds->qtimer, due > now ? due - now : 0, 0);
+	due = oldest->t0 + ds->d->cfg.handler.request_timeout_ms;
+	(void)wf_timer_start(t, due > now ? due - now : 0, 0);
+}
+
+static void
+arm_queue_timer(struct dispatch *ds)
+{
+	arm_for(ds, ds->qtimer, ds->qhead);
 }
 
 static struct job *
@@ -196,14 +203,7 @@ pull(struct dispatch *ds, struct worker *w)
 static void
 arm_worker_timer(struct dispatch *ds, struct worker *w)
 {
-	uint64_t now = wf_loop_now(ds->d->main), due;
-
-	if (w->head == NULL) {
-		wf_timer_stop(w->timer);
-		return;
-	}
-	due = w->head->t0 + ds->d->cfg.handler.request_timeout_ms;
-	(void)wf_timer_start(w->timer, due > now ? due - now : 0, 0);
+	arm_for(ds, w->timer, w->head);
 }
 
 static void

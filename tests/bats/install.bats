@@ -92,9 +92,9 @@ C
 	assert_output ""
 }
 
-@test "uninstall removes what install added" {
+@test "uninstall removes what install added, but not the configuration" {
 	run make -s --no-print-directory -C "$TOP" uninstall DESTDIR="$DEST" PREFIX="$PREFIX"
 	assert_success
 	run find "$DEST" -type f
-	assert_output ""
+	assert_output "$DEST/etc/weft/weftd.conf"
 }

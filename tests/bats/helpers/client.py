@@ -13,7 +13,10 @@
                                     side before reading any answer
   client.py ADDR raw HEX [PAYLOAD]  send a raw 8-byte header (hex) and the
                                     payload, print answers until EOF
-Exit status 1 on any wrong answer; every socket times out after 20 s."""
+Exit status 1 on any wrong answer; every socket times out after 20 s.
+With SENT_FILE set, send mode creates that file once its requests are
+written: a test's readiness signal that they reached weftd's socket."""
+import os
 import socket
 import struct
 import sys
@@ -84,6 +87,8 @@ def main():
     s = connect(addr) if mode != "concurrent" else None
     if mode == "send":
         s.sendall(b"".join(frame(a.encode()) for a in args))
+        if os.environ.get("SENT_FILE"):
+            open(os.environ["SENT_FILE"], "w").close()
         show(s, len(args))
         s.shutdown(socket.SHUT_WR)
         if read_frame(s) is None:

@@ -301,6 +301,7 @@ slurp(const char *path)
 	FILE *f = fopen(path, "re");
 	char *buf = NULL;
 	size_t len = 0, cap = 0, n;
+	int e;
 
 	if (f == NULL)
 		return NULL;
@@ -327,10 +328,10 @@ slurp(const char *path)
 	buf[len] = '\0';
 	return buf;
 fail:
-	n = (size_t)errno;
+	e = errno;
 	fclose(f);
 	free(buf);
-	errno = (int)n;
+	errno = e;
 	return NULL;
 }
 

@@ -130,7 +130,10 @@ dequeue(struct dispatch *ds)
 	return j;
 }
 
-/* Requests wait at most request_timeout for a worker, too. */
+/*
+ * Requests wait at most request_timeout for a worker, too. Lazy like the
+ * workers' deadline: dequeuing leaves the timer alone.
+ */
 static void
 on_queue_timeout(wf_timer *t, void *arg)
 {
@@ -196,8 +199,6 @@ pull(struct dispatch *ds, struct worker *w)
 	}
 	if (w->conn && w->njobs < ds->d->cfg.handler.pipeline)
 		avail_add(ds, w);
-	if (ds->qhead == NULL)
-		wf_timer_stop(ds->qtimer);
 }
 
 static void
@@ -276,7 +277,6 @@ on_worker_data(wf_conn *conn, wf_buf *in, void *arg)
 		pool_retire(w, "reload");
 		return;
 	}
-	arm_worker_timer(ds, w);
 	pull(ds, w);
 }
 
@@ -300,7 +300,11 @@ static const struct wf_conn_cbs worker_cbs = {
 	.on_close = on_worker_close,
 };
 
-/* The oldest request of w ran out of time: answer it, replace w. */
+/*
+ * The deadline is lazy: armed when an idle worker gets a request, left
+ * alone when answers come, checked here against the oldest request still
+ * outstanding. One timer operation per request, none per answer.
+ */
 static void
 on_worker_timeout(wf_timer *t, void *arg)
 {
@@ -308,8 +312,12 @@ on_worker_timeout(wf_timer *t, void *arg)
 	char msg[64];
 
 	(void)t;
-	if (w->head == NULL)
+	if (w->head == NULL ||
+	    w->head->t0 + w->d->cfg.handler.request_timeout_ms >
+	    wf_loop_now(w->d->main)) {
+		arm_worker_timer(w->d->dispatch, w); /* the next deadline */
 		return;
+	}
 	snprintf(msg, sizeof(msg), "timeout: no answer within %llu ms",
 	    (unsigned long long)w->d->cfg.handler.request_timeout_ms);
 	dispatch_reply_error(w->d, pop(w->d->dispatch, w), WEFTD_TIMEOUT, msg);

@@ -50,7 +50,7 @@ peer_name(wf_conn *conn, char *buf, size_t len)
 static void
 maybe_close(struct client *c)
 {
-	if ((c->broken || c->closing) && c->inflight == 0 && c->conn)
+	if (c->closing && c->inflight == 0 && c->conn)
 		wf_conn_close(c->conn, LINGER_MS);
 }
 
@@ -71,12 +71,14 @@ post_requests(void *arg)
 	f->out_posted = false;
 	if (list == NULL || wf_loop_post(f->d->main, dispatch_submit, list) == 0)
 		return;
-	/* The main loop is gone: we are past shutdown. Answer here. */
+	/*
+	 * Out of memory for the task (the main loop outlives the IO
+	 * threads): answer here, so the client is not left waiting.
+	 */
 	for (j = list; j; j = next) {
 		next = j->next;
-		if (job_set_response(&j, WEFTD_SHUTTING_DOWN, "shutting down",
-		    13) < 0)
-			job_set_response(&j, WEFTD_SHUTTING_DOWN, NULL, 0);
+		if (job_set_response(&j, WEFTD_OVERLOADED, "overloaded", 10) < 0)
+			job_set_response(&j, WEFTD_OVERLOADED, NULL, 0);
 		deliver(f, j);
 	}
 	flush_dirty(f);
@@ -109,7 +111,7 @@ bad_request(struct front *f, struct client *c, const wf_buf *in, int rc)
 		n = snprintf(msg, sizeof(msg), "frame flags must be 0");
 	peer_name(c->conn, peer, sizeof(peer));
 	weftd_log(LOG_NOTICE, "client %s: %s; closing", peer, msg);
-	c->broken = true;
+	c->closing = true;
 	wf_conn_pause(c->conn);
 	if ((j = job_new(c, c->next_seq++, 0)) == NULL) {
 		wf_conn_abort(c->conn);
@@ -132,7 +134,7 @@ on_data(wf_conn *conn, wf_buf *in, void *arg)
 	struct job *j;
 	int rc;
 
-	if (c->broken || c->closing) {
+	if (c->closing) {
 		wf_buf_consume(in, wf_buf_len(in));
 		return;
 	}
@@ -171,10 +173,20 @@ deliver(struct front *f, struct job *j)
 		job_free(j);
 		return;
 	}
-	for (pp = &c->pending; *pp && (*pp)->seq < j->seq; pp = &(*pp)->next)
-		;
+	/*
+	 * Answers mostly come in request order: behind a slow one, each goes
+	 * at the tail in O(1), not after a walk of everything waiting.
+	 */
+	if (c->pending == NULL || c->pending_tail->seq < j->seq) {
+		pp = c->pending ? &c->pending_tail->next : &c->pending;
+	} else {
+		for (pp = &c->pending; (*pp)->seq < j->seq; pp = &(*pp)->next)
+			;
+	}
 	j->next = *pp;
 	*pp = j;
+	if (j->next == NULL)
+		c->pending_tail = j;
 	if (c->pending->seq == c->send_seq && !c->dirty) {
 		c->dirty = true;
 		atomic_fetch_add(&c->refs, 1); /* the dirty list's */
@@ -217,7 +229,7 @@ send_ready(struct client *c)
 	}
 	if (c->conn == NULL)
 		return;
-	if (c->paused && !c->broken && !c->closing &&
+	if (c->paused && !c->closing &&
 	    c->inflight < c->front->max_pipeline) {
 		c->paused = false;
 		wf_conn_resume(c->conn);
@@ -451,7 +463,7 @@ drain_loop(void *arg)
 	for (c = f->clients; c; c = next) {
 		next = c->next;
 		c->closing = true;
-		if (c->conn && !c->paused)
+		if (c->conn)
 			wf_conn_pause(c->conn);
 		maybe_close(c);
 	}

@@ -169,12 +169,24 @@ on_respawn(wf_timer *t, void *arg)
 	fill(arg);
 }
 
+/* One more failed start in a row: the next waits twice as long. */
+static uint64_t
+back_off(struct pool *p, uint64_t now)
+{
+	uint64_t delay = BACKOFF_MIN_MS << (p->quick_fails < 9 ?
+	    p->quick_fails : 9);
+
+	p->quick_fails++;
+	p->not_before = now + (delay < BACKOFF_MAX_MS ? delay : BACKOFF_MAX_MS);
+	return p->not_before - now;
+}
+
 /* Start workers until the pool is whole, or wait out the backoff. */
 static void
 fill(struct pool *p)
 {
 	struct weftd *d = p->d;
-	uint64_t now = wf_loop_now(d->main), delay;
+	uint64_t now = wf_loop_now(d->main);
 
 	while (!p->stopping && p->live < d->cfg.handler.workers) {
 		if (now < p->not_before) {
@@ -186,10 +198,7 @@ fill(struct pool *p)
 		if (spawn_one(p) == 0)
 			continue;
 		/* Could not even start one: back off like a quick death. */
-		delay = BACKOFF_MIN_MS << (p->quick_fails < 9 ? p->quick_fails : 9);
-		p->quick_fails++;
-		p->not_before = now + (delay < BACKOFF_MAX_MS ? delay :
-		    BACKOFF_MAX_MS);
+		(void)back_off(p, now);
 	}
 }
 
@@ -223,14 +232,11 @@ pool_retire(struct worker *w, const char *why)
 	if (p->stopping)
 		return;
 	if (w->served == 0 && now - w->started < QUICK_MS) {
-		delay = BACKOFF_MIN_MS << (p->quick_fails < 9 ? p->quick_fails : 9);
-		p->quick_fails++;
-		p->not_before = now + (delay < BACKOFF_MAX_MS ? delay :
-		    BACKOFF_MAX_MS);
+		delay = back_off(p, now);
 		if (p->quick_fails > 1)
 			weftd_log(LOG_WARNING, "workers keep failing at start "
 			    "(%u in a row); next start in %llu ms", p->quick_fails,
-			    (unsigned long long)(p->not_before - now));
+			    (unsigned long long)delay);
 	} else {
 		p->quick_fails = 0;
 	}

@@ -116,29 +116,27 @@ weftd_drained(void *arg)
 	pool_stop(d, workers_gone);
 }
 
+/*
+ * shutdown_timeout: whatever still waits or runs is answered `shutting
+ * down`. The same timer then allows FINAL_GRACE_MS for those answers to be
+ * written and the workers to exit, and after that the exit is forced.
+ */
 static void
-on_final(wf_timer *t, void *arg)
+on_stop_timer(wf_timer *t, void *arg)
 {
 	struct weftd *d = arg;
 
-	(void)t;
+	if (!d->abandoned) {
+		d->abandoned = true;
+		weftd_log(LOG_WARNING, "shutdown_timeout: %u requests still "
+		    "pending get `shutting down`", dispatch_pending(d));
+		dispatch_abandon(d);
+		(void)wf_timer_start(t, FINAL_GRACE_MS, 0);
+		return;
+	}
 	weftd_log(LOG_WARNING, "shutdown still not complete; %u connections "
 	    "left: closing them", atomic_load(&d->clients));
 	wf_loop_stop(d->main);
-}
-
-static void
-on_shutdown_timeout(wf_timer *t, void *arg)
-{
-	struct weftd *d = arg;
-
-	weftd_log(LOG_WARNING, "shutdown_timeout: %u requests still pending "
-	    "get `shutting down`", dispatch_pending(d));
-	dispatch_abandon(d);
-	wf_timer_free(t);
-	d->stop_timer = NULL;
-	if (wf_timer_new(d->main, &d->stop_timer, on_final, d) == 0)
-		(void)wf_timer_start(d->stop_timer, FINAL_GRACE_MS, 0);
 }
 
 static void
@@ -156,7 +154,7 @@ begin_shutdown(struct weftd *d, int sig)
 	    "requests pending)", sigabbrev_np(sig), atomic_load(&d->clients),
 	    dispatch_pending(d));
 	notify_status(d, "STOPPING=1\n");
-	if (wf_timer_new(d->main, &d->stop_timer, on_shutdown_timeout, d) == 0)
+	if (wf_timer_new(d->main, &d->stop_timer, on_stop_timer, d) == 0)
 		(void)wf_timer_start(d->stop_timer, d->cfg.shutdown_timeout_ms, 0);
 	front_drain(d);
 }

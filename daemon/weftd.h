@@ -51,8 +51,11 @@ struct client {
 	struct client *prev, *next, *dirty_next;
 	uint64_t next_seq, send_seq;
 	struct job *pending; /* answers waiting for earlier ones, by seq */
+	struct job *pending_tail; /* valid while pending is not empty */
 	unsigned inflight;   /* requests read and not yet answered */
-	bool paused, broken, dirty, closing;
+	bool paused;  /* by us: max_pipeline requests in flight */
+	bool closing; /* read no more; close once nothing is owed */
+	bool dirty;   /* on the loop's dirty list */
 };
 
 /* One per IO loop. */
@@ -89,6 +92,7 @@ struct weftd {
 	atomic_bool draining;      /* read by the IO threads */
 	bool stopping;             /* a graceful shutdown is under way */
 	bool workers_stopping;     /* ... and has reached the workers */
+	bool abandoned;            /* ... and passed shutdown_timeout */
 	bool exiting;              /* the main loop has returned */
 	bool forced;               /* a second signal: exit at once, status 1 */
 	wf_signal *signals;

@@ -46,15 +46,6 @@ write_all(int fd, wf_buf *b)
 	return 0;
 }
 
-/* Is another whole request waiting in the buffer? */
-static int
-next_ready(const wf_buf *in, uint32_t max)
-{
-	struct wf_frame f;
-
-	return wf_frame_decode(in, max, &f) == 1;
-}
-
 int
 wf_handler_run(int fd, uint32_t max_frame, wf_handler_fn *fn, void *arg)
 {
@@ -63,14 +54,15 @@ wf_handler_run(int fd, uint32_t max_frame, wf_handler_fn *fn, void *arg)
 	struct wf_frame f;
 	uint16_t status;
 	ssize_t n;
-	int rc;
+	int rc, err;
 
 	if (fn == NULL)
 		return -EINVAL;
 	if (max_frame == 0)
 		max_frame = DEFAULT_MAX;
+	rc = wf_frame_decode(&in, max_frame, &f);
 	for (;;) {
-		while ((rc = wf_frame_decode(&in, max_frame, &f)) == 0) {
+		while (rc == 0) {
 			if ((rc = write_all(fd, &batch)) < 0)
 				goto done;
 			n = wf_buf_read_fd(&in, fd, (size_t)max_frame + WF_FRAME_HDR);
@@ -79,35 +71,39 @@ wf_handler_run(int fd, uint32_t max_frame, wf_handler_fn *fn, void *arg)
 				    wf_buf_len(&in) ? -ECONNRESET : 0;
 				goto done;
 			}
+			rc = wf_frame_decode(&in, max_frame, &f);
 		}
 		if (rc < 0)
 			goto done;
 		status = 0;
 		wf_buf_reset(&out, 0);
-		if ((rc = fn(&f, &out, &status, arg)) < 0)
-			goto done;
+		if ((err = fn(&f, &out, &status, arg)) < 0)
+			goto fail;
 		if (wf_buf_len(&out) > UINT32_MAX) {
-			rc = -EMSGSIZE;
-			goto done;
+			err = -EMSGSIZE;
+			goto fail;
 		}
 		wf_frame_header(hdr, (uint32_t)wf_buf_len(&out), status, 0);
-		if ((rc = wf_buf_prepend(&out, hdr, sizeof(hdr))) < 0)
-			goto done;
+		if ((err = wf_buf_prepend(&out, hdr, sizeof(hdr))) < 0)
+			goto fail;
 		wf_buf_consume(&in, WF_FRAME_HDR + f.len);
-		if (wf_buf_len(&batch) + wf_buf_len(&out) <= BATCH_MAX &&
-		    next_ready(&in, max_frame)) {
-			rc = wf_buf_append(&batch, wf_buf_peek(&out),
+		/* The next request is here already: this answer waits for it. */
+		rc = wf_frame_decode(&in, max_frame, &f);
+		if (rc == 1 && wf_buf_len(&batch) + wf_buf_len(&out) <= BATCH_MAX) {
+			err = wf_buf_append(&batch, wf_buf_peek(&out),
 			    wf_buf_len(&out));
 		} else if (wf_buf_len(&batch)) {
-			if ((rc = wf_buf_append(&batch, wf_buf_peek(&out),
+			if ((err = wf_buf_append(&batch, wf_buf_peek(&out),
 			    wf_buf_len(&out))) == 0)
-				rc = write_all(fd, &batch);
+				err = write_all(fd, &batch);
 		} else {
-			rc = write_all(fd, &out);
+			err = write_all(fd, &out);
 		}
-		if (rc < 0)
-			goto done;
+		if (err < 0)
+			goto fail;
 	}
+fail:
+	rc = err;
 done:
 	/* Answers already made still go out before a protocol error ends us. */
 	if (rc != -EPIPE && rc != -ECONNRESET)

@@ -5,6 +5,8 @@
  */
 #include <confuse.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +204,79 @@ check_listen(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* Octal permission bits, as chmod(1) takes them: "0660", "660". */
+static int
+parse_mode(const char *s, int *mode)
+{
+	unsigned long v;
+	char *end;
+
+	if (s == NULL || *s < '0' || *s > '7')
+		return -1;
+	v = strtoul(s, &end, 8);
+	if (*end != '\0' || v == 0 || v > 0777)
+		return -1;
+	*mode = (int)v;
+	return 0;
+}
+
+static int
+check_mode(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	int mode;
+
+	if (parse_mode(s, &mode) < 0) {
+		cfg_error(cfg, "mode: \"%s\" is not an octal mode from 0001 "
+		    "to 0777 (as chmod takes it: 0660)", s ? s : "");
+		return -1;
+	}
+	return 0;
+}
+
+/* A user or group name, or a number; "" is weftd's own: -1. */
+static int
+lookup_id(const char *s, int group, unsigned long *id)
+{
+	struct passwd *pw;
+	struct group *gr;
+	char *end;
+
+	if (s == NULL || *s == '\0') {
+		*id = (unsigned long)-1;
+		return 0;
+	}
+	errno = 0;
+	*id = strtoul(s, &end, 10);
+	if (*s >= '0' && *s <= '9' && *end == '\0')
+		return errno || *id >= (unsigned long)(uid_t)-1 ? -1 : 0;
+	if (group) {
+		if ((gr = getgrnam(s)) == NULL)
+			return -1;
+		*id = gr->gr_gid;
+	} else {
+		if ((pw = getpwnam(s)) == NULL)
+			return -1;
+		*id = pw->pw_uid;
+	}
+	return 0;
+}
+
+static int
+check_owner(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *name = cfg_opt_name(opt), *s = cfg_opt_getnstr(opt, 0);
+	int group = strcmp(name, "group") == 0;
+	unsigned long id;
+
+	if (lookup_id(s, group, &id) < 0) {
+		cfg_error(cfg, "%s: no such %s \"%s\"", name,
+		    group ? "group" : "user", s);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 check_env(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -388,6 +463,12 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		CFG_STR_LIST("env", "{}", CFGF_NONE),
 		CFG_END()
 	};
+	cfg_opt_t unix_opts[] = {
+		CFG_STR("owner", "", CFGF_NONE),
+		CFG_STR("group", "", CFGF_NONE),
+		CFG_STR("mode", "0660", CFGF_NONE),
+		CFG_END()
+	};
 	cfg_opt_t opts[] = {
 		CFG_STR_LIST("listen", "{\"127.0.0.1:7000\"}", CFGF_NONE),
 		CFG_INT("io_threads", 2, CFGF_NONE),
@@ -398,6 +479,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		CFG_STR("shutdown_timeout", "10s", CFGF_NONE),
 		CFG_STR("log_level", "info", CFGF_NONE),
 		CFG_STR("syslog_facility", "daemon", CFGF_NONE),
+		CFG_SEC("unix_socket", unix_opts, CFGF_NONE),
 		CFG_SEC("handler", handler_opts, CFGF_NODEFAULT),
 		CFG_END()
 	};
@@ -414,6 +496,9 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		{ "shutdown_timeout", check_duration },
 		{ "log_level", check_name },
 		{ "syslog_facility", check_name },
+		{ "unix_socket|owner", check_owner },
+		{ "unix_socket|group", check_owner },
+		{ "unix_socket|mode", check_mode },
 		{ "handler|command", check_command },
 		{ "handler|workers", check_range },
 		{ "handler|request_timeout", check_duration },
@@ -424,7 +509,8 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 	struct errbuf e = { err, errlen, path };
 	char *text;
 	uint64_t v;
-	cfg_t *cfg, *h;
+	cfg_t *cfg, *h, *u;
+	unsigned long id;
 	size_t i;
 	int rc = -1;
 
@@ -475,6 +561,12 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 	    &c->shutdown_timeout_ms);
 	lookup(cfg_getstr(cfg, "log_level"), &c->log_level, 0);
 	lookup(cfg_getstr(cfg, "syslog_facility"), &c->facility, 1);
+	u = cfg_getsec(cfg, "unix_socket");
+	parse_mode(cfg_getstr(u, "mode"), &c->unix_socket.mode);
+	lookup_id(cfg_getstr(u, "owner"), 0, &id);
+	c->unix_socket.uid = (uid_t)id;
+	lookup_id(cfg_getstr(u, "group"), 1, &id);
+	c->unix_socket.gid = (gid_t)id;
 	c->handler.workers = (unsigned)cfg_getint(h, "workers");
 	c->handler.queue_limit = (unsigned)cfg_getint(h, "queue_limit");
 	c->handler.pipeline = (unsigned)cfg_getint(h, "pipeline");

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct weftd_config {
 	char **listen; /* addresses as wf_addr_parse() takes them */
@@ -16,6 +17,11 @@ struct weftd_config {
 	uint64_t shutdown_timeout_ms;
 	int log_level;                /* LOG_ERR .. LOG_DEBUG */
 	int facility;                 /* LOG_DAEMON, LOG_USER, LOG_LOCAL0-7 */
+	struct {              /* Unix listeners' socket files */
+		int mode;     /* permission bits */
+		uid_t uid;    /* (uid_t)-1: weftd's own */
+		gid_t gid;    /* (gid_t)-1: weftd's own */
+	} unix_socket;
 	struct {
 		char **argv; /* NULL-terminated; argv[0] is the program */
 		unsigned argc;

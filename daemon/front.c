@@ -362,6 +362,13 @@ front_start(struct weftd *d)
 		.arg = d,
 		.on_open = on_open,
 		.on_idle = on_idle,
+		.listen = {
+			.unix_mode = d->cfg.unix_socket.mode,
+			.unix_chown = d->cfg.unix_socket.uid != (uid_t)-1 ||
+			    d->cfg.unix_socket.gid != (gid_t)-1,
+			.unix_uid = d->cfg.unix_socket.uid,
+			.unix_gid = d->cfg.unix_socket.gid,
+		},
 	};
 	wf_loop_group *g;
 	unsigned i;

@@ -44,6 +44,9 @@ restart_only(const struct weftd_config *o, const struct weftd_config *n,
 		{ "idle_timeout", o->idle_timeout_ms != n->idle_timeout_ms },
 		{ "shutdown_timeout", o->shutdown_timeout_ms != n->shutdown_timeout_ms },
 		{ "syslog_facility", o->facility != n->facility },
+		{ "unix_socket", o->unix_socket.mode != n->unix_socket.mode ||
+		    o->unix_socket.uid != n->unix_socket.uid ||
+		    o->unix_socket.gid != n->unix_socket.gid },
 	};
 	size_t i, off = 0;
 
@@ -72,6 +75,7 @@ keep_fixed(struct weftd_config *n, struct weftd_config *o)
 	n->idle_timeout_ms = o->idle_timeout_ms;
 	n->shutdown_timeout_ms = o->shutdown_timeout_ms;
 	n->facility = o->facility;
+	n->unix_socket = o->unix_socket;
 }
 
 void
@@ -82,6 +86,8 @@ weftd_reload(struct weftd *d)
 	struct timespec ts;
 	int rc;
 
+	/* Either way it ends in READY=1 with a fresh STATUS, so systemctl
+	 * status does not show "reloading" until the next periodic one. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	(void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
 	    (unsigned long long)ts.tv_sec * 1000000 +
@@ -93,7 +99,7 @@ weftd_reload(struct weftd *d)
 	if (rc < 0) {
 		weftd_log(LOG_ERR, "reload: %s; keeping the running configuration",
 		    err);
-		(void)sd_notify(0, "READY=1");
+		weftd_notify_status(d, "READY=1\n");
 		return;
 	}
 	restart_only(&d->cfg, &n, fixed, sizeof(fixed));
@@ -109,5 +115,5 @@ weftd_reload(struct weftd *d)
 	    "ones as they become idle", d->cfg.handler.workers,
 	    d->cfg.handler.argv[0]);
 	pool_reload(d);
-	(void)sd_notify(0, "READY=1");
+	weftd_notify_status(d, "READY=1\n");
 }

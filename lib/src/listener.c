@@ -368,9 +368,13 @@ unix_clear_stale(const struct sockaddr_un *sun, socklen_t len,
 	return rc;
 }
 
-/* Bind l->fd to a Unix path; records the inode so close unlinks only it. */
+/*
+ * Bind l->fd to a Unix path; records the inode so close unlinks only it.
+ * Owner and mode are set before listen(), while connect() is refused.
+ */
 static int
-unix_bind(wf_listener *l, const struct wf_addr *addr, int mode)
+unix_bind(wf_listener *l, const struct wf_addr *addr,
+    const struct wf_listen_opts *o)
 {
 	const struct sockaddr_un *sun = (const void *)&addr->ss;
 	size_t off = offsetof(struct sockaddr_un, sun_path), n;
@@ -397,7 +401,9 @@ unix_bind(wf_listener *l, const struct wf_addr *addr, int mode)
 	l->own_path = 1;
 	l->dev = st.st_dev;
 	l->ino = st.st_ino;
-	if (mode != 0 && chmod(l->path, (mode_t)mode) == -1)
+	if (o->unix_chown && lchown(l->path, o->unix_uid, o->unix_gid) == -1)
+		return -errno;
+	if (o->unix_mode != 0 && chmod(l->path, (mode_t)o->unix_mode) == -1)
 		return -errno;
 	return 0;
 }
@@ -438,7 +444,7 @@ wf_listener_open(wf_loop *loop, wf_listener **lp, const struct wf_addr *addr,
 		goto fail;
 	}
 	if (family == AF_UNIX) {
-		rc = unix_bind(l, addr, opts->unix_mode);
+		rc = unix_bind(l, addr, opts);
 	} else {
 		/* Restart without waiting out TIME_WAIT of the last run. */
 		rc = setopt(l->fd, SOL_SOCKET, SO_REUSEADDR);

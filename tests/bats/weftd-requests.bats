@@ -6,7 +6,10 @@ load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 load 'helpers/weftd'
 
-teardown() { weftd_teardown; }
+teardown() {
+	weftd_teardown
+	[ -z "${SOCKDIR:-}" ] || rm -rf "$SOCKDIR"
+}
 
 @test "a request makes the round trip through the C echo handler" {
 	write_conf
@@ -65,6 +68,35 @@ teardown() { weftd_teardown; }
 	run $CLIENT "$ADDR" send "over unix"
 	assert_success
 	assert_line --index 0 "0 over unix"
+	# unix_socket's default mode, whatever weftd's umask.
+	run stat -c '%A' "$BATS_TEST_TMPDIR/w.sock"
+	assert_output "srw-rw----"
+}
+
+@test "unix_socket sets a Unix listener's owner, group and mode" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to give the socket away"
+	# Outside the test's tmpdir and the tree: both may be closed to others.
+	SOCKDIR=$(mktemp -d /tmp/weft-sock.XXXXXX)
+	dir=$SOCKDIR
+	chmod 0711 "$dir"
+	cp "$CAT" "$dir/weft-cat"
+	write_conf "" 1 "unix_socket {
+	  owner = nobody
+	  group = nogroup
+	  mode = 0660
+	}"
+	sed -i "s|^listen = .*|listen = { \"unix:$dir/w.sock\" }|" "$CONF"
+	start_weftd
+	run stat -c '%A %U %G' "$dir/w.sock"
+	assert_output "srw-rw---- nobody nogroup"
+	# The group may connect; a user outside it may not.
+	as() { setpriv --reuid="$1" --regid="$1" --clear-groups "$dir/weft-cat" "unix:$dir/w.sock"; }
+	run as 65534 <<<hello
+	assert_success
+	assert_output "hello"
+	run as 12345 <<<hello
+	assert_failure 2
+	assert_output --partial "Permission denied"
 }
 
 @test "a handler sees only its socket, stdio, WEFT_FD and the configured env" {

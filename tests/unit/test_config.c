@@ -1,4 +1,5 @@
 /* weftd.conf: values, defaults, units, and file:line errors. */
+#include <pwd.h>
 #include <stdio.h>
 #include <syslog.h>
 
@@ -38,6 +39,11 @@ loads_every_option(void **state)
 	    "shutdown_timeout = 2m\n"
 	    "log_level = debug\n"
 	    "syslog_facility = local3\n"
+	    "unix_socket {\n"
+	    "  owner = nobody\n"
+	    "  group = \"0\"\n"
+	    "  mode = 0606\n"
+	    "}\n"
 	    "handler {\n"
 	    "  command = { \"/usr/libexec/weft/echo\", \"--flag\" }\n"
 	    "  workers = 8\n"
@@ -58,6 +64,9 @@ loads_every_option(void **state)
 	assert_int_equal(c.shutdown_timeout_ms, 120000);
 	assert_int_equal(c.log_level, LOG_DEBUG);
 	assert_int_equal(c.facility, LOG_LOCAL3);
+	assert_int_equal(c.unix_socket.uid, getpwnam("nobody")->pw_uid);
+	assert_int_equal(c.unix_socket.gid, 0);
+	assert_int_equal(c.unix_socket.mode, 0606);
 	assert_int_equal(c.handler.argc, 2);
 	assert_string_equal(c.handler.argv[1], "--flag");
 	assert_null(c.handler.argv[2]);
@@ -90,6 +99,9 @@ defaults_fill_the_rest(void **state)
 	assert_null(c.handler.env[0]);
 	assert_int_equal(c.log_level, LOG_INFO);
 	assert_int_equal(c.facility, LOG_DAEMON);
+	assert_int_equal(c.unix_socket.mode, 0660);
+	assert_int_equal(c.unix_socket.uid, (uid_t)-1);
+	assert_int_equal(c.unix_socket.gid, (gid_t)-1);
 	weftd_config_free(&c);
 	unlink(path);
 }
@@ -118,6 +130,12 @@ bad_values_name_file_and_line(void **state)
 		{ "handler {\n command = { \"/bin/x\" }\n env = { \"NOEQUALS\" }\n}\n", 3, "NOEQUALS" },
 		{ "handler {\n command = { \"/bin/x\" }\n request_timeout = 0\n}\n", 3, "request_timeout" },
 		{ "io_threads = 2 2\n", 1, "" },
+		{ "unix_socket {\n owner = no-such-user-x\n}\n", 2, "owner: no such user \"no-such-user-x\"" },
+		{ "unix_socket {\n\n group = no-such-group-x\n}\n", 3, "group: no such group" },
+		{ "unix_socket {\n mode = 0860\n}\n", 2, "mode: \"0860\" is not an octal mode" },
+		{ "unix_socket {\n mode = 01777\n}\n", 2, "not an octal mode" },
+		{ "unix_socket {\n mode = 0\n}\n", 2, "not an octal mode" },
+		{ "unix_socket {\n owner = 4294967295\n}\n", 2, "no such user" },
 		/* Comments of every kind keep the line count right. */
 		{ "# one\n## two\n// three\n/* four\n five */ /* six */\n"
 		  "io_threads = 0 # seven\n", 6, "io_threads: 0" },

@@ -439,6 +439,46 @@ unix_mode_is_applied_and_path_unlinked_on_close(void **state)
 }
 
 /*
+ * Owner and group are set with the mode, before listen(): nobody may
+ * connect while the socket still has the umask's mode and our owner.
+ * Changing the owner needs root (CAP_CHOWN); -1 keeps a field.
+ */
+static void
+unix_owner_and_group_are_applied(void **state)
+{
+	wf_loop *loop = loop_new();
+	struct wf_listen_opts o = { .unix_mode = 0660, .unix_chown = 1 };
+	struct acc acc = { 0 };
+	struct stat st;
+	wf_listener *l;
+	struct tmp t;
+
+	(void)state;
+	if (geteuid() != 0) {
+		loop_free_clean(loop);
+		skip();
+	}
+	tmp_make(&t);
+	o.unix_uid = 65534;
+	o.unix_gid = 65534;
+	l = listen_at(loop, t.spec, &o, &acc);
+	assert_int_equal(lstat(t.path, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_gid, 65534);
+	assert_int_equal(st.st_mode & 07777, 0660);
+	wf_listener_close(l);
+	o.unix_uid = (uid_t)-1;
+	o.unix_gid = 4321;
+	l = listen_at(loop, t.spec, &o, &acc);
+	assert_int_equal(lstat(t.path, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(st.st_gid, 4321);
+	wf_listener_close(l);
+	tmp_done(&t);
+	loop_free_clean(loop);
+}
+
+/*
  * Our file was replaced by someone else's socket (another instance found
  * ours stale, say): closing must not unlink theirs.
  */
@@ -1143,6 +1183,7 @@ main(void)
 		CASE(unix_live_socket_is_in_use),
 		CASE(unix_other_file_is_left_alone),
 		CASE(unix_mode_is_applied_and_path_unlinked_on_close),
+		CASE(unix_owner_and_group_are_applied),
 		CASE(unix_close_keeps_a_replaced_path),
 		CASE(loop_free_closes_an_open_listener),
 		CASE(adopt_takes_a_listening_fd),

@@ -18,6 +18,7 @@
 #ifndef WEFT_LISTENER_H
 #define WEFT_LISTENER_H
 
+#include <sys/types.h>
 #include <weft/addr.h>
 #include <weft/loop.h>
 
@@ -37,10 +38,16 @@ struct wf_listen_opts {
 	int backlog;   /* 0: 511 (the kernel caps it at net.core.somaxconn) */
 	int reuseport; /* set SO_REUSEPORT (several listeners on one port);
 			  TCP only, ignored for Unix sockets */
-	int unix_mode; /* chmod for a Unix socket path; 0: as the umask made it.
-			  The path has the umask's mode between bind() and
-			  chmod(): put it in a directory that only the intended
-			  clients can search if that moment matters */
+	/*
+	 * A Unix socket path gets its mode and owner between bind() and
+	 * listen(): until listen() every connect() is refused, so no client
+	 * ever connects under the umask's mode or the wrong owner.
+	 */
+	int unix_mode;  /* chmod to this (07777 bits); 0: as the umask made it */
+	int unix_chown; /* non-zero: lchown to unix_uid, unix_gid; (uid_t)-1
+			   or (gid_t)-1 leaves that one as it is */
+	uid_t unix_uid;
+	gid_t unix_gid;
 };
 
 /*
@@ -49,7 +56,8 @@ struct wf_listen_opts {
  * on it) is replaced; a live one gives -EADDRINUSE; any other kind of file,
  * a symlink included, gives -EEXIST. Returns 0, -EINVAL for bad arguments,
  * -EAFNOSUPPORT for a family other than IPv4, IPv6 and Unix, or the errno
- * of the failing socket(), setsockopt(), bind(), listen() or chmod(); on
+ * of the failing socket(), setsockopt(), bind(), lchown(), chmod() or
+ * listen(); on
  * failure nothing is left behind (no fd, no socket file).
  */
 WF_EXPORT int wf_listener_open(wf_loop *loop, wf_listener **lp,

@@ -31,6 +31,16 @@ die(const char *what, int err)
 	exit(2);
 }
 
+/* A clean end of stream is the server's choice, not a reset. */
+static void
+closed(const wf_buf *in)
+{
+	fprintf(stderr, "weft-cat: the server closed the connection %s\n",
+	    wf_buf_len(in) ? "in the middle of a response" :
+	    "before answering");
+	exit(2);
+}
+
 /* b holds the payload: put the header in its prepend room, write it all. */
 static void
 send_request(wf_buf *b)
@@ -59,7 +69,7 @@ read_response(wf_buf *in, int line_mode)
 	while ((rc = wf_frame_decode(in, MAX_RESPONSE, &f)) == 0) {
 		n = wf_buf_read_fd(in, sock, MAX_RESPONSE + WF_FRAME_HDR);
 		if (n == 0)
-			die("read", ECONNRESET);
+			closed(in);
 		if (n < 0)
 			die("read", n == -EAGAIN ? ETIMEDOUT : (int)-n);
 	}

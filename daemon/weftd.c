@@ -37,8 +37,8 @@ usage(FILE *f)
 	    "  -t       check the configuration and exit\n", WEFTD_CONF);
 }
 
-static void
-notify_status(struct weftd *d, const char *extra)
+void
+weftd_notify_status(struct weftd *d, const char *extra)
 {
 	char buf[256];
 
@@ -54,7 +54,7 @@ static void
 on_status(wf_timer *t, void *arg)
 {
 	(void)t;
-	notify_status(arg, NULL);
+	weftd_notify_status(arg, NULL);
 }
 
 /*
@@ -153,7 +153,7 @@ begin_shutdown(struct weftd *d, int sig)
 	weftd_log(LOG_NOTICE, "SIG%s: shutting down (%u connections, %u "
 	    "requests pending)", sigabbrev_np(sig), atomic_load(&d->clients),
 	    dispatch_pending(d));
-	notify_status(d, "STOPPING=1\n");
+	weftd_notify_status(d, "STOPPING=1\n");
 	if (wf_timer_new(d->main, &d->stop_timer, on_stop_timer, d) == 0)
 		(void)wf_timer_start(d->stop_timer, d->cfg.shutdown_timeout_ms, 0);
 	front_drain(d);
@@ -235,7 +235,7 @@ start(struct weftd *d)
 		return rc;
 	weftd_log(LOG_NOTICE, "ready: %u IO threads, %u workers of %s",
 	    d->cfg.io_threads, d->cfg.handler.workers, d->cfg.handler.argv[0]);
-	notify_status(d, "READY=1\n");
+	weftd_notify_status(d, "READY=1\n");
 	(void)wf_timer_start(d->status_timer, STATUS_EVERY_MS, STATUS_EVERY_MS);
 	return 0;
 }

@@ -102,6 +102,8 @@ struct weftd {
 
 /* weftd.c: every client connection is closed while draining (main loop). */
 void weftd_drained(void *d);
+/* STATUS= (connections, requests, workers), after extra ("READY=1\n"). */
+void weftd_notify_status(struct weftd *d, const char *extra);
 
 /* front.c */
 int front_start(struct weftd *d);

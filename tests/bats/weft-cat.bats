@@ -46,21 +46,38 @@ teardown() {
 	assert_success
 }
 
-@test "an error status goes to stderr and exits 1" {
+# A server that reads one request ("x"), writes the bytes given in hex, and
+# closes cleanly.
+closing_server() {
 	start_server python3 -c '
-import socket, struct
+import socket, sys
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 s.listen(1)
 print("listening on 127.0.0.1:%d" % s.getsockname()[1], flush=True)
 c, _ = s.accept()
-n, _, _ = struct.unpack("!IHH", c.recv(8, socket.MSG_WAITALL))
-p = c.recv(n, socket.MSG_WAITALL)
-c.sendall(struct.pack("!IHH", 9, 150, 0) + b"no such x")
-c.close()'
+c.recv(9, socket.MSG_WAITALL)
+c.sendall(bytes.fromhex(sys.argv[1]))
+c.close()' "$1"
+}
+
+@test "an error status goes to stderr and exits 1" {
+	# length 9, status 150, flags 0, "no such x"
+	closing_server "00000009009600006e6f20737563682078"
 	run sh -c "echo x | timeout 10 '$CAT' $ADDR"
 	assert_failure 1
 	assert_output "weft-cat: status 150: no such x"
+}
+
+@test "a server that closes the connection is named as such, exit 2" {
+	closing_server ""
+	run sh -c "echo x | timeout 10 '$CAT' $ADDR"
+	assert_failure 2
+	assert_output "weft-cat: the server closed the connection before answering"
+	closing_server "0000000a0000"
+	run sh -c "echo x | timeout 10 '$CAT' $ADDR"
+	assert_failure 2
+	assert_output "weft-cat: the server closed the connection in the middle of a response"
 }
 
 @test "a bad address or a refused connection exits 2 with a message" {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A stand-in for systemd's notify socket: bind a Unix datagram socket at
-PATH and append every message to LOG, one line per assignment, flushed at
-once. Usage: notify_listen.py PATH LOG"""
+PATH and append every message to LOG, one line per assignment and an empty
+line after each message, flushed at once. Usage: notify_listen.py PATH LOG"""
 import socket
 import sys
 
@@ -11,4 +11,4 @@ sock.bind(path)
 with open(log, "a", buffering=1) as out:
     while True:
         msg = sock.recv(4096).decode(errors="replace")
-        out.write(msg.rstrip("\n") + "\n")
+        out.write(msg.rstrip("\n") + "\n\n")

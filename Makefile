@@ -1,5 +1,8 @@
 # weft: plain GNU make. `make`, `make run`, `make test`, `make asan`,
-# `make tsan`, `make valgrind`, `make bench`, `make install`, `make clean`.
+# `make tsan`, `make valgrind`, `make test-system`, `make deb`, `make bench`,
+# `make install`, `make clean`. On a machine without make: scripts/make.sh.
+
+VERSION    = 0.1.0
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -47,7 +50,7 @@ WEFTD_SRC = daemon/weftd.c daemon/front.c daemon/dispatch.c daemon/pool.c \
             daemon/job.c daemon/log.c daemon/config.c daemon/spawn.c \
             daemon/reload.c
 
-.PHONY: all run test unit check-deps asan tsan valgrind bench install uninstall clean FORCE
+.PHONY: all run test unit check-deps asan tsan valgrind test-system deb bench install uninstall clean FORCE
 
 all: $(LIB_A) $(LIB_SO) $(OUT)/libweft.so $(EXAMPLE_BIN) $(TOOL_BIN)
 
@@ -71,7 +74,7 @@ $(LIB_A): $(LIB_OBJ)
 
 $(LIB_SO): $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libweft.so.$(SOVER) \
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libweft.so.$(SOVER) \
 		-Wl,--no-undefined -o $@ $^ $(LDLIBS)
 
 $(OUT)/libweft.so: $(LIB_SO)
@@ -79,19 +82,19 @@ $(OUT)/libweft.so: $(LIB_SO)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Ilib/src $(ALL_CFLAGS) -o $@ $< $(LIB_A) -lcmocka $(LDLIBS)
+	$(CC) $(CPPFLAGS) -Ilib/src $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) -lcmocka $(LDLIBS)
 
 # Examples build the way a user's program would: public headers only.
 $(BUILD)/examples/%: examples/%.c $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
 $(BUILD)/weft-cat: daemon/weft-cat.c $(LIB_A)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
 $(BUILD)/weftd: $(WEFTD_SRC) $(wildcard daemon/*.h) $(BUILD)/paths.h $(LIB_A)
 	$(CC) $(CPPFLAGS) -include $(BUILD)/paths.h \
-		$(ALL_CFLAGS) -o $@ $(WEFTD_SRC) $(LIB_A) -lconfuse -lsystemd $(LDLIBS)
+		$(ALL_CFLAGS) $(LDFLAGS) -o $@ $(WEFTD_SRC) $(LIB_A) -lconfuse -lsystemd $(LDLIBS)
 
 # The benchmarks' weft echo server is the example itself.
 $(BUILD)/bench/echo_weft: $(BUILD)/examples/echo
@@ -101,16 +104,16 @@ $(BUILD)/bench/echo_weft: $(BUILD)/examples/echo
 # Unit tests of the daemon's modules link those modules too.
 $(BUILD)/tests/test_config: tests/unit/test_config.c daemon/config.c daemon/config.h tests/unit/testutil.h $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Ilib/src -Idaemon $(ALL_CFLAGS) -o $@ $< daemon/config.c $(LIB_A) -lcmocka -lconfuse $(LDLIBS)
+	$(CC) $(CPPFLAGS) -Ilib/src -Idaemon $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< daemon/config.c $(LIB_A) -lcmocka -lconfuse $(LDLIBS)
 
 $(BUILD)/tests/test_spawn: tests/unit/test_spawn.c daemon/spawn.c daemon/spawn.h tests/unit/testutil.h $(LIB_A) $(EXAMPLE_BIN)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Ilib/src -Idaemon -DTEST_HANDLER='"$(BUILD)/examples/handlers/echo"' \
-		$(ALL_CFLAGS) -o $@ $< daemon/spawn.c $(LIB_A) -lcmocka $(LDLIBS)
+		$(ALL_CFLAGS) $(LDFLAGS) -o $@ $< daemon/spawn.c $(LIB_A) -lcmocka $(LDLIBS)
 
 $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Ilib/src $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+	$(CC) $(CPPFLAGS) -Ilib/src $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
 check-deps:
 	@sh scripts/deps.sh
@@ -149,6 +152,25 @@ valgrind: check-deps unit-build
 	@WEFT_TEST_WRAP="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \
 		WEFT_TEST_SLOW=10 sh scripts/run-tests.sh $(UNIT_BIN)
 
+# weftd under a real systemd: booted Debian 12 boxes (systemd-nspawn), the
+# unit, reload, stop, socket activation, the watchdog, the Debian package,
+# and the README's commands on a bare minbase root. Not part of `make test`.
+SYSTEM_DEPS = debootstrap systemd-container util-linux debhelper dpkg-dev lintian
+test-system:
+	@WEFT_DEPS_EXTRA="$(SYSTEM_DEPS)" sh scripts/deps.sh
+	@$(MAKE) --no-print-directory all $(BUILD)/tests/system/sleepy deb
+	@bash scripts/system-test.sh
+
+$(BUILD)/tests/system/sleepy: tests/system/sleepy.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+# A Debian package built from this tree with debhelper (scripts/debian/):
+# build/deb/weftd_$(VERSION)_amd64.deb, libweft0 and libweft-dev beside it.
+deb:
+	@WEFT_DEPS_EXTRA="debhelper dpkg-dev" sh scripts/deps.sh
+	@sh scripts/deb.sh $(VERSION)
+
 bench: all $(BENCH_BIN)
 	$(BUILD)/bench/bench_core
 
@@ -176,7 +198,7 @@ install: all
 	ln -sf libweft.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libweft.so
 	install -m 644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/weft/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' lib/weft.pc.in \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' lib/weft.pc.in \
 		> $(DESTDIR)$(LIBDIR)/pkgconfig/weft.pc
 
 uninstall:

@@ -97,7 +97,7 @@ ready_has_fresh_status() {
 	run systemd-analyze security --offline=yes "$ROOT/units/weftd.service"
 	level=$(echo "$output" | sed -n 's/.*exposure level for weftd.service: \([0-9.]*\).*/\1/p')
 	echo "# exposure (offline): $level" >&3
-	readme=$(sed -n 's/.*(\([0-9.]*\) offline).*/\1/p' "$TOP/README.md")
+	readme=$(tr '\n' ' ' <"$TOP/README.md" | sed -n 's/.*(\([0-9.]*\) offline).*/\1/p')
 	assert_equal "$level" "$readme"
 }
 

@@ -65,7 +65,9 @@ in_bare() {
 	t3=$(date +%s)
 	echo "# on a bare minbase root: '$run_cmd' ready in $((t1 - t0)) s" \
 	    "(packages and build included); '$test_cmd' took $((t3 - t2)) s" >&3
-	echo "# ${lines[${#lines[@]} - 1]}" >&3
+	# nspawn may add a line of its own after the run's summary.
+	summary=$(printf '%s\n' "${lines[@]}" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+	echo "# $summary" >&3
 	assert_success
-	assert_line --index $((${#lines[@]} - 1)) --regexp "^[0-9]+ passed, 0 failed$"
+	[[ "$summary" =~ ^[0-9]+\ passed,\ 0\ failed$ ]]
 }

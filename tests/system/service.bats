@@ -184,6 +184,7 @@ drop_in() {
 	assert_success
 	level=$(echo "$output" | sed -n 's/.*exposure level for weftd.service: \([0-9.]*\).*/\1/p')
 	echo "# systemd-analyze security weftd (running unit): exposure $level" >&3
-	readme=$(sed -n 's/.*exposure \([0-9.]*\) on the running unit.*/\1/p' "$TOP/README.md")
+	readme=$(tr '\n' ' ' <"$TOP/README.md" |
+	    sed -n 's/.*exposure \([0-9.]*\) on the running unit.*/\1/p')
 	assert_equal "$level" "$readme"
 }

@@ -85,7 +85,8 @@ box_boot() {
 	echo "$pid" >"$d/nspawn.pid"
 	BOX_PID=
 	for i in $(seq 1 200); do
-		BOX_PID=$(pgrep -P "$pid" | head -n 1) || true
+		# nspawn's own short-lived helper child is not the box's init.
+		BOX_PID=$(pgrep -P "$pid" -x systemd | head -n 1) || true
 		[ -n "$BOX_PID" ] && break
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05

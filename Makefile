@@ -48,7 +48,7 @@ EXAMPLE_BIN = $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 TOOL_BIN  = $(BUILD)/weft-cat $(BUILD)/weftd
 WEFTD_SRC = daemon/weftd.c daemon/front.c daemon/dispatch.c daemon/pool.c \
             daemon/job.c daemon/log.c daemon/config.c daemon/spawn.c \
-            daemon/reload.c
+            daemon/reload.c daemon/budget.c
 
 .PHONY: all run test unit check-deps asan tsan valgrind test-system deb bench install uninstall clean FORCE
 
@@ -105,6 +105,10 @@ $(BUILD)/bench/echo_weft: $(BUILD)/examples/echo
 $(BUILD)/tests/test_config: tests/unit/test_config.c daemon/config.c daemon/config.h tests/unit/testutil.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Ilib/src -Idaemon $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< daemon/config.c $(LIB_A) -lcmocka -lconfuse $(LDLIBS)
+
+$(BUILD)/tests/test_log: tests/unit/test_log.c daemon/log.c daemon/log.h tests/unit/testutil.h $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Ilib/src -Idaemon $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< daemon/log.c $(LIB_A) -lcmocka $(LDLIBS)
 
 $(BUILD)/tests/test_spawn: tests/unit/test_spawn.c daemon/spawn.c daemon/spawn.h tests/unit/testutil.h $(LIB_A) $(EXAMPLE_BIN)
 	@mkdir -p $(@D)

@@ -34,6 +34,7 @@ static const struct {
 	{ "queue_limit", 0, 1000000 },
 	{ "max_pipeline", 1, 65536 },
 	{ "pipeline", 1, 1024 },
+	{ "max_connections_per_ip", 0, 1000000 },
 };
 
 static const struct {
@@ -139,12 +140,16 @@ check_range(cfg_t *cfg, cfg_opt_t *opt)
 static int
 check_size(cfg_t *cfg, cfg_opt_t *opt)
 {
-	const char *s = cfg_opt_getnstr(opt, 0);
-	uint64_t v;
+	const char *name = cfg_opt_name(opt), *s = cfg_opt_getnstr(opt, 0);
+	/* The budgets: 0 derives them from max_frame. */
+	int budget = strncmp(name, "max_buffered", 12) == 0;
+	uint64_t v, max = budget ? UINT64_C(1) << 40 : 1u << 30;
 
-	if (weftd_parse_size(s, &v) < 0 || v < 64 || v > (1u << 30)) {
-		cfg_error(cfg, "%s: \"%s\" is not a size from 64 to 1g "
-		    "(bytes, or with k, m, g)", cfg_opt_name(opt), s ? s : "");
+	if (weftd_parse_size(s, &v) < 0 || (v < 64 && !(budget && v == 0)) ||
+	    v > max) {
+		cfg_error(cfg, "%s: \"%s\" is not a size from %s to %s (bytes, "
+		    "or with k, m, g)", name, s ? s : "", budget ? "0" : "64",
+		    budget ? "1024g" : "1g");
 		return -1;
 	}
 	return 0;
@@ -154,7 +159,9 @@ static int
 check_duration(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *name = cfg_opt_name(opt), *s = cfg_opt_getnstr(opt, 0);
-	int zero_ok = strcmp(name, "request_timeout") != 0;
+	int zero_ok = strcmp(name, "request_timeout") != 0 &&
+	    strcmp(name, "frame_timeout") != 0 &&
+	    strcmp(name, "send_timeout") != 0;
 	uint64_t v;
 
 	if (weftd_parse_duration(s, &v) < 0 || (v == 0 && !zero_ok) ||
@@ -441,6 +448,43 @@ copy_list(cfg_t *cfg, const char *name, unsigned *n)
 }
 
 
+/*
+ * The byte budgets, derived from max_frame unless set: a client may hold
+ * 4 frames' worth, all of them together 64. Each must hold a whole frame,
+ * and the total one client's share.
+ */
+static int
+budgets(cfg_t *cfg, struct weftd_config *c, const char *path, char *err,
+    size_t errlen)
+{
+	uint64_t frame = (uint64_t)c->max_frame + 8, total, client;
+	char a[32], b[32];
+
+	weftd_parse_size(cfg_getstr(cfg, "max_buffered"), &total);
+	weftd_parse_size(cfg_getstr(cfg, "max_buffered_per_client"), &client);
+	if (client == 0)
+		client = 4 * (uint64_t)c->max_frame;
+	if (total == 0)
+		total = 64 * (uint64_t)c->max_frame;
+	if (client < frame) {
+		snprintf(err, errlen, "%s: max_buffered_per_client (%s) must "
+		    "hold one frame of max_frame (%s) and its header", path,
+		    cfg_getstr(cfg, "max_buffered_per_client"),
+		    cfg_getstr(cfg, "max_frame"));
+		return -1;
+	}
+	if (total < client) {
+		snprintf(a, sizeof(a), "%llu", (unsigned long long)total);
+		snprintf(b, sizeof(b), "%llu", (unsigned long long)client);
+		snprintf(err, errlen, "%s: max_buffered (%s bytes) is less than "
+		    "max_buffered_per_client (%s bytes)", path, a, b);
+		return -1;
+	}
+	c->max_buffered = total;
+	c->max_buffered_per_client = client;
+	return 0;
+}
+
 void
 weftd_config_free(struct weftd_config *c)
 {
@@ -477,6 +521,11 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		CFG_STR("max_frame", "1m", CFGF_NONE),
 		CFG_STR("idle_timeout", "60s", CFGF_NONE),
 		CFG_STR("shutdown_timeout", "10s", CFGF_NONE),
+		CFG_STR("frame_timeout", "30s", CFGF_NONE),
+		CFG_STR("send_timeout", "30s", CFGF_NONE),
+		CFG_STR("max_buffered", "0", CFGF_NONE),
+		CFG_STR("max_buffered_per_client", "0", CFGF_NONE),
+		CFG_INT("max_connections_per_ip", 0, CFGF_NONE),
 		CFG_STR("log_level", "info", CFGF_NONE),
 		CFG_STR("syslog_facility", "daemon", CFGF_NONE),
 		CFG_SEC("unix_socket", unix_opts, CFGF_NONE),
@@ -494,6 +543,11 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		{ "max_frame", check_size },
 		{ "idle_timeout", check_duration },
 		{ "shutdown_timeout", check_duration },
+		{ "frame_timeout", check_duration },
+		{ "send_timeout", check_duration },
+		{ "max_buffered", check_size },
+		{ "max_buffered_per_client", check_size },
+		{ "max_connections_per_ip", check_range },
 		{ "log_level", check_name },
 		{ "syslog_facility", check_name },
 		{ "unix_socket|owner", check_owner },
@@ -559,6 +613,14 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 	weftd_parse_duration(cfg_getstr(cfg, "idle_timeout"), &c->idle_timeout_ms);
 	weftd_parse_duration(cfg_getstr(cfg, "shutdown_timeout"),
 	    &c->shutdown_timeout_ms);
+	weftd_parse_duration(cfg_getstr(cfg, "frame_timeout"),
+	    &c->frame_timeout_ms);
+	weftd_parse_duration(cfg_getstr(cfg, "send_timeout"),
+	    &c->send_timeout_ms);
+	c->max_connections_per_ip = (unsigned)cfg_getint(cfg,
+	    "max_connections_per_ip");
+	if (budgets(cfg, c, path, err, errlen) < 0)
+		goto out;
 	lookup(cfg_getstr(cfg, "log_level"), &c->log_level, 0);
 	lookup(cfg_getstr(cfg, "syslog_facility"), &c->facility, 1);
 	u = cfg_getsec(cfg, "unix_socket");

@@ -15,6 +15,11 @@ struct weftd_config {
 	uint32_t max_frame;           /* bytes */
 	uint64_t idle_timeout_ms;     /* 0: none */
 	uint64_t shutdown_timeout_ms;
+	uint64_t frame_timeout_ms;    /* first byte of a frame to its last */
+	uint64_t send_timeout_ms;     /* oldest answer byte owed, unwritten */
+	uint64_t max_buffered;        /* bytes of requests and answers held */
+	uint64_t max_buffered_per_client;
+	unsigned max_connections_per_ip; /* 0: no limit */
 	int log_level;                /* LOG_ERR .. LOG_DEBUG */
 	int facility;                 /* LOG_DAEMON, LOG_USER, LOG_LOCAL0-7 */
 	struct {              /* Unix listeners' socket files */

@@ -90,9 +90,18 @@ void
 dispatch_reply_error(struct weftd *d, struct job *j, uint16_t status,
     const char *msg)
 {
-	if (job_set_response(&j, status, msg, (uint32_t)strlen(msg)) < 0)
-		(void)job_set_response(&j, status, NULL, 0); /* always fits */
-	reply(d->dispatch, j);
+	reply(d->dispatch, job_error(j, status, msg));
+}
+
+/* What w's connection buffers, in (a partial answer) or out, charged. */
+static void
+charge_socket(struct worker *w, uint64_t *held, uint64_t now)
+{
+	if (now > *held)
+		budget_charge(w->d, now - *held);
+	else if (now < *held)
+		budget_release(w->d, *held - now);
+	*held = now;
 }
 
 /* --- the queue ------------------------------------------------------------ */
@@ -225,6 +234,8 @@ assign(struct dispatch *ds, struct worker *w, struct job *j)
 	if ((rc = wf_conn_send(w->conn, j->frame, WF_FRAME_HDR + job_len(j))) < 0)
 		pool_retire(w, rc == -ENOBUFS ? "does not read its requests" :
 		    "its socket failed");
+	else
+		charge_socket(w, &w->out_held, wf_conn_queued(w->conn));
 }
 
 static struct job *
@@ -251,7 +262,6 @@ on_worker_data(wf_conn *conn, wf_buf *in, void *arg)
 	struct job *j;
 	int rc;
 
-	(void)conn;
 	while ((rc = wf_frame_decode(in, w->d->cfg.max_frame, &f)) == 1) {
 		if (w->head == NULL)
 			break;
@@ -264,6 +274,8 @@ on_worker_data(wf_conn *conn, wf_buf *in, void *arg)
 		wf_buf_consume(in, WF_FRAME_HDR + f.len);
 		w->served++;
 	}
+	charge_socket(w, &w->lib_in, wf_buf_len(in));
+	charge_socket(w, &w->out_held, wf_conn_queued(conn));
 	if (rc < 0) {
 		pool_retire(w, rc == -EMSGSIZE ? "answer over max_frame" :
 		    "malformed answer header");
@@ -295,9 +307,18 @@ on_worker_close(wf_conn *conn, enum wf_close_reason why, int err, void *arg)
 	    err == ECONNRESET ? "reset its socket" : "its socket failed");
 }
 
+static void
+on_worker_drain(wf_conn *conn, void *arg)
+{
+	struct worker *w = arg;
+
+	charge_socket(w, &w->out_held, wf_conn_queued(conn));
+}
+
 static const struct wf_conn_cbs worker_cbs = {
 	.on_data = on_worker_data,
 	.on_close = on_worker_close,
+	.on_drain = on_worker_drain,
 };
 
 /*
@@ -341,9 +362,12 @@ dispatch_worker_up(struct worker *w, int sock)
 		w->conn = NULL;
 		return rc;
 	}
-	/* The high-water callback is not used; the limits bound memory. */
+	/*
+	 * The high-water callback is not used. An answer is at most a frame;
+	 * the requests weftd sends it at most `pipeline` frames.
+	 */
 	wf_conn_set_limits(w->conn, 0, (size_t)d->cfg.max_frame + WF_FRAME_HDR,
-	    64u << 20);
+	    (size_t)d->cfg.handler.pipeline * (d->cfg.max_frame + WF_FRAME_HDR));
 	pull(d->dispatch, w);
 	return 0;
 }
@@ -372,6 +396,8 @@ dispatch_worker_down(struct worker *w)
 		    "worker failed");
 	if (conn)
 		wf_conn_abort(conn);
+	charge_socket(w, &w->lib_in, 0);
+	charge_socket(w, &w->out_held, 0);
 }
 
 /* --- requests ------------------------------------------------------------- */

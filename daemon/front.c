@@ -1,27 +1,53 @@
 /*
- * The IO threads' side: client connections, framing, response order.
+ * The IO threads' side: client connections, framing, response order, and
+ * the limits a client meets.
  *
  * Each request gets the next sequence number of its connection. Answers
  * come back in any order (different workers); an answer that is not the
  * next one waits on the client's pending list, sorted by sequence, and
  * every answer that has become sendable leaves in one writev.
  *
- * At most max_pipeline requests of one connection are in flight; beyond
- * that the connection stops reading (TCP pushes back on the client) until
- * answers go out.
+ * A frame is read into its job as its bytes arrive: a small one is
+ * allocated whole when its header is in, a large one grows with what has
+ * arrived, so a header that claims 1 GiB costs what was actually sent.
+ * Every byte a client makes weftd hold is counted (client.held, and the
+ * budget of budget.c). Reading stops (client.stop) at max_pipeline requests
+ * in flight, at max_buffered_per_client bytes, and for the budget; TCP then
+ * pushes back on the client.
+ *
+ * Deadlines, checked by one timer per IO loop (TICK_MS): a frame must
+ * arrive whole within frame_timeout of its first byte (while we read);
+ * the oldest answer byte owed must be written within send_timeout.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 
-#include "log.h"
 #include "weftd.h"
 
 #define LINGER_MS 5000
 #define IOV_BATCH 64
+#define WHOLE_FRAME (64 * 1024) /* up to this a frame is allocated at once */
+#define READ_CHUNK (64 * 1024)  /* the most a connection reads at a time */
+#define TICK_MS 250
+#define LOG_BURST 20            /* client-caused lines per IO loop, ... */
+#define LOG_PER_MS 1000         /* ... per this interval */
+
+const char *const weftd_close_names[CLOSE_REASONS] = {
+	[CLOSE_BAD_REQUEST] = "bad_request",
+	[CLOSE_FRAME_TIMEOUT] = "frame_timeout",
+	[CLOSE_SEND_TIMEOUT] = "send_timeout",
+	[CLOSE_IDLE] = "idle_timeout",
+	[CLOSE_EVICTED] = "evicted",
+	[CLOSE_UNREAD] = "unread_answers",
+	[REFUSED_FULL] = "refused_max_connections",
+	[REFUSED_PER_IP] = "refused_max_connections_per_ip",
+};
 
 static struct front *
 front_of(struct weftd *d, const wf_loop *loop)
@@ -46,12 +72,187 @@ peer_name(wf_conn *conn, char *buf, size_t len)
 		wf_addr_format(&a, buf, len);
 }
 
+/* Count a close, and log it unless clients have caused too many lines. */
+static void
+count_close(struct client *c, enum weftd_close why, const char *detail)
+{
+	struct front *f = c->front;
+	char peer[128];
+
+	atomic_fetch_add_explicit(&f->d->closed[why], 1, memory_order_relaxed);
+	if (c->conn == NULL || !weftd_rl_allow(&f->rl, wf_loop_now(f->loop)))
+		return;
+	peer_name(c->conn, peer, sizeof(peer));
+	weftd_log(LOG_INFO, "client %s: %s%s%s; closing", peer,
+	    weftd_close_names[why], detail ? ": " : "", detail ? detail : "");
+}
+
+/* --- what a client holds ------------------------------------------------ */
+
+static void
+held_add(struct client *c, uint64_t n)
+{
+	c->held += n;
+}
+
+static void go_on(struct client *c, unsigned why);
+
+static void
+held_sub(struct client *c, uint64_t n)
+{
+	c->held -= n;
+	if ((c->stop & STOP_CLIENT) &&
+	    (c->held == 0 || c->held + c->want <= c->front->max_client))
+		go_on(c, STOP_CLIENT);
+}
+
+/* A job of c is done on this thread (written, or dropped). */
+static void
+job_done(struct client *c, struct job *j)
+{
+	uint32_t h = j->held;
+
+	job_free(j);
+	held_sub(c, h);
+}
+
+/* A part of what c holds is n bytes now: charge or release the change. */
+static void
+held_set(struct client *c, uint64_t *part, uint64_t n)
+{
+	struct weftd *d = c->front->d;
+
+	if (n > *part) {
+		budget_charge(d, n - *part);
+		held_add(c, n - *part);
+	} else if (n < *part) {
+		budget_release(d, *part - n);
+		held_sub(c, *part - n);
+	}
+	*part = n;
+}
+
+/* The connection keeps n bytes of input for us. */
+static void
+set_lib_in(struct client *c, size_t n)
+{
+	held_set(c, &c->lib_in, n);
+}
+
+/*
+ * The connection's output buffer, charged; and the marks send_timeout is
+ * judged by: when each stretch of it was queued.
+ */
+static void
+out_update(struct client *c, uint64_t now)
+{
+	uint64_t q = c->conn ? wf_conn_queued(c->conn) : 0, written;
+	unsigned i;
+
+	held_set(c, &c->out_held, q);
+	if (q == 0) {
+		c->nmarks = 0;
+		return;
+	}
+	written = c->appended - q;
+	for (i = 0; i < c->nmarks && c->marks[i].end <= written; i++)
+		;
+	if (i) {
+		memmove(c->marks, c->marks + i, (c->nmarks - i) *
+		    sizeof(c->marks[0]));
+		c->nmarks -= i;
+	}
+	/* Everything queued up to appended was there by now at the latest. */
+	if (c->nmarks && c->marks[c->nmarks - 1].end == c->appended)
+		return;
+	if (c->nmarks && c->marks[c->nmarks - 1].at == now)
+		c->marks[c->nmarks - 1].end = c->appended;
+	else if (c->nmarks < sizeof(c->marks) / sizeof(c->marks[0])) {
+		c->marks[c->nmarks].end = c->appended;
+		c->marks[c->nmarks++].at = now;
+	} else {
+		c->marks[c->nmarks - 1].end = c->appended; /* older: stricter */
+	}
+}
+
+/* --- reading, and not reading -------------------------------------------- */
+
+static void
+stop_reading(struct client *c, unsigned why)
+{
+	if (c->stop == 0 && c->conn)
+		wf_conn_pause(c->conn);
+	c->stop |= why;
+	c->frame_t0 = 0; /* our pause is not the client's delay */
+}
+
+static void
+go_on(struct client *c, unsigned why)
+{
+	if (!(c->stop & why))
+		return;
+	c->stop &= ~why;
+	if (c->stop || c->closing || c->conn == NULL)
+		return;
+	if (c->partial || c->lib_in)
+		c->frame_t0 = wf_loop_now(c->front->loop);
+	wf_conn_resume(c->conn);
+}
+
+/* The budget is spent: no connection of this loop reads until it frees. */
+static void
+starve(struct front *f)
+{
+	struct client *c;
+
+	if (f->starved)
+		return;
+	f->starved = true;
+	for (c = f->clients; c; c = c->next)
+		stop_reading(c, STOP_BUDGET);
+	budget_wait(f->d);
+}
+
+void
+front_budget_freed(void *arg)
+{
+	struct front *f = arg;
+	struct client *c, *next;
+
+	f->starved = false;
+	for (c = f->clients; c; c = next) {
+		next = c->next;
+		go_on(c, STOP_BUDGET);
+	}
+}
+
 /* Close once nothing is owed to the client. */
 static void
 maybe_close(struct client *c)
 {
 	if (c->closing && c->inflight == 0 && c->conn)
 		wf_conn_close(c->conn, LINGER_MS);
+}
+
+/* The frame being read is dropped (the connection is closing). */
+static void
+drop_partial(struct client *c)
+{
+	if (c->partial)
+		job_done(c, c->partial);
+	c->partial = NULL;
+	c->have = 0;
+}
+
+/* Read no more: what is owed is answered, then the connection closes. */
+static void
+stop_for_good(struct client *c)
+{
+	c->closing = true;
+	c->frame_t0 = 0;
+	if (c->conn)
+		wf_conn_pause(c->conn);
+	drop_partial(c);
 }
 
 /* --- requests: client -> main thread ------------------------------------ */
@@ -77,9 +278,7 @@ post_requests(void *arg)
 	 */
 	for (j = list; j; j = next) {
 		next = j->next;
-		if (job_set_response(&j, WEFTD_OVERLOADED, "overloaded", 10) < 0)
-			job_set_response(&j, WEFTD_OVERLOADED, NULL, 0);
-		deliver(f, j);
+		deliver(f, job_error(j, WEFTD_OVERLOADED, "overloaded"));
 	}
 	flush_dirty(f);
 }
@@ -98,30 +297,106 @@ queue_request(struct front *f, struct job *j)
 static void
 bad_request(struct front *f, struct client *c, const wf_buf *in, int rc)
 {
-	const unsigned char *h = (const unsigned char *)wf_buf_peek(in);
-	char msg[96], peer[128];
+	char msg[96];
 	struct job *j;
 	int n;
 
 	if (rc == -EMSGSIZE)
 		n = snprintf(msg, sizeof(msg), "frame of %u bytes is over "
-		    "max_frame (%u)", (unsigned)h[0] << 24 | (unsigned)h[1] << 16 |
-		    (unsigned)h[2] << 8 | h[3], f->max_frame);
+		    "max_frame (%u)", wf_frame_length(wf_buf_peek(in)),
+		    f->max_frame);
 	else
 		n = snprintf(msg, sizeof(msg), "frame flags must be 0");
-	peer_name(c->conn, peer, sizeof(peer));
-	weftd_log(LOG_NOTICE, "client %s: %s; closing", peer, msg);
-	c->closing = true;
-	wf_conn_pause(c->conn);
-	if ((j = job_new(c, c->next_seq++, 0)) == NULL) {
+	count_close(c, CLOSE_BAD_REQUEST, msg);
+	stop_for_good(c);
+	if ((j = job_new(c, c->next_seq++, WF_FRAME_HDR + (uint32_t)n)) == NULL) {
 		wf_conn_abort(c->conn);
 		return;
 	}
+	j->held = (uint32_t)job_charge(j);
+	held_add(c, j->held);
 	c->inflight++;
-	if (job_set_response(&j, WEFTD_BAD_REQUEST, msg, (uint32_t)n) < 0)
-		job_set_response(&j, WEFTD_BAD_REQUEST, NULL, 0);
+	(void)job_set_response(&j, WEFTD_BAD_REQUEST, msg, (uint32_t)n);
 	deliver(f, j);
 	flush_dirty(f);
+}
+
+/*
+ * Start the next frame, whose header is at the front of in, if its limits
+ * allow: 1 started, 0 not now (reading stopped, and why), -1 the
+ * connection is gone.
+ */
+static int
+start_frame(struct front *f, struct client *c, wf_buf *in)
+{
+	uint32_t need = WF_FRAME_HDR + wf_frame_length(wf_buf_peek(in));
+	uint32_t cap = need <= WHOLE_FRAME ? need : WF_FRAME_HDR;
+	uint64_t cost = sizeof(struct job) + need;
+	struct job *j;
+
+	if (c->inflight >= f->max_pipeline) {
+		stop_reading(c, STOP_PIPELINE);
+		return 0;
+	}
+	if (c->held > 0 && c->held + cost > f->max_client) {
+		c->want = cost;
+		stop_reading(c, STOP_CLIENT);
+		return 0;
+	}
+	if (budget_full(f->d)) {
+		starve(f);
+		return 0;
+	}
+	/* Near the limit, a client that holds something waits. */
+	if (c->held > 0 && budget_tight(f->d)) {
+		stop_reading(c, STOP_BUDGET);
+		budget_wait(f->d);
+		return 0;
+	}
+	if ((j = job_new(c, c->next_seq++, cap)) == NULL) {
+		weftd_log(LOG_ERR, "out of memory for a request; closing its "
+		    "connection");
+		wf_conn_abort(c->conn);
+		return -1;
+	}
+	j->held = (uint32_t)job_charge(j);
+	held_add(c, j->held);
+	c->partial = j;
+	c->have = 0;
+	return 1;
+}
+
+/* Copy what in has of the frame being read; 1 when it is complete. */
+static int
+fill_frame(struct client *c, wf_buf *in)
+{
+	struct job *j = c->partial;
+	uint32_t need = c->have < WF_FRAME_HDR ? WF_FRAME_HDR :
+	    WF_FRAME_HDR + job_len(j);
+	size_t n = wf_buf_len(in), take;
+	uint32_t old;
+
+	if (c->have < WF_FRAME_HDR) {
+		memcpy(j->frame, wf_buf_peek(in), WF_FRAME_HDR);
+		wf_buf_consume(in, WF_FRAME_HDR);
+		c->have = WF_FRAME_HDR;
+		need = WF_FRAME_HDR + job_len(j);
+		n -= WF_FRAME_HDR;
+	}
+	take = n < need - c->have ? n : need - c->have;
+	if (c->have + take > j->cap) {
+		/* A large frame grows with what has arrived, no further. */
+		old = j->cap;
+		if (job_grow(&c->partial, c->have + (uint32_t)take) < 0)
+			return -1;
+		j = c->partial;
+		j->held += j->cap - old;
+		held_add(c, j->cap - old);
+	}
+	memcpy(j->frame + c->have, wf_buf_peek(in), take);
+	wf_buf_consume(in, take);
+	c->have += (uint32_t)take;
+	return c->have == need;
 }
 
 static void
@@ -129,36 +404,46 @@ on_data(wf_conn *conn, wf_buf *in, void *arg)
 {
 	struct client *c = arg;
 	struct front *f = c->front;
-	uint32_t max = f->max_frame;
 	struct wf_frame fr;
-	struct job *j;
 	int rc;
 
 	if (c->closing) {
 		wf_buf_consume(in, wf_buf_len(in));
+		set_lib_in(c, 0);
 		return;
 	}
-	while (c->inflight < f->max_pipeline) {
-		if ((rc = wf_frame_decode(in, max, &fr)) == 0)
-			return;
-		if (rc < 0) {
-			bad_request(f, c, in, rc);
-			wf_buf_consume(in, wf_buf_len(in));
-			return;
+	while (c->stop == 0) {
+		if (c->partial == NULL) {
+			if ((rc = wf_frame_decode(in, f->max_frame, &fr)) < 0) {
+				bad_request(f, c, in, rc);
+				wf_buf_consume(in, wf_buf_len(in));
+				set_lib_in(c, 0);
+				return;
+			}
+			if (wf_buf_len(in) < WF_FRAME_HDR)
+				break;
+			if ((rc = start_frame(f, c, in)) < 0)
+				return;
+			if (rc == 0)
+				break;
 		}
-		if ((j = job_new(c, c->next_seq++, fr.len)) == NULL) {
+		if ((rc = fill_frame(c, in)) < 0) {
 			weftd_log(LOG_ERR, "out of memory for a request; "
 			    "closing its connection");
 			wf_conn_abort(conn);
 			return;
 		}
-		memcpy(j->frame, wf_buf_peek(in), WF_FRAME_HDR + fr.len);
-		wf_buf_consume(in, WF_FRAME_HDR + fr.len);
+		if (rc == 0)
+			break;
 		c->inflight++;
-		queue_request(f, j);
+		queue_request(f, c->partial);
+		c->partial = NULL;
+		c->have = 0;
+		c->frame_t0 = 0; /* the next frame's clock starts at its byte */
 	}
-	wf_conn_pause(conn);
-	c->paused = true;
+	set_lib_in(c, wf_buf_len(in));
+	if (c->stop == 0 && (c->partial || wf_buf_len(in)) && c->frame_t0 == 0)
+		c->frame_t0 = wf_loop_now(f->loop);
 }
 
 /* --- answers: main thread -> client ------------------------------------- */
@@ -168,11 +453,18 @@ deliver(struct front *f, struct job *j)
 {
 	struct client *c = j->client;
 	struct job **pp;
+	uint64_t charge = job_charge(j);
 
 	if (c->conn == NULL) {
 		job_free(j);
 		return;
 	}
+	/* The answer replaced the request: count it instead. */
+	if (charge > j->held)
+		held_add(c, charge - j->held);
+	else if (charge < j->held)
+		held_sub(c, j->held - charge);
+	j->held = (uint32_t)charge;
 	/*
 	 * Answers mostly come in request order: behind a slow one, each goes
 	 * at the tail in O(1), not after a walk of everything waiting.
@@ -202,26 +494,33 @@ send_ready(struct client *c)
 	struct iovec iov[IOV_BATCH];
 	struct job *sent[IOV_BATCH];
 	int n, i, rc = 0;
+	size_t total;
 
 	while (c->conn && c->pending && c->pending->seq == c->send_seq) {
+		total = 0;
 		for (n = 0; n < IOV_BATCH && c->pending &&
 		    c->pending->seq == c->send_seq; n++) {
 			sent[n] = c->pending;
 			c->pending = sent[n]->next;
 			iov[n].iov_base = sent[n]->frame;
 			iov[n].iov_len = WF_FRAME_HDR + job_len(sent[n]);
+			total += iov[n].iov_len;
 			c->send_seq++;
 		}
 		rc = wf_conn_sendv(c->conn, iov, n);
 		c->inflight -= (unsigned)n;
+		if (rc == 0)
+			c->appended += total;
 		for (i = 0; i < n; i++)
-			job_free(sent[i]);
+			job_done(c, sent[i]);
 		if (rc < 0) {
 			/*
-			 * The write failed (the connection is torn down
-			 * already) or is over max_out: the client does not
-			 * read its answers.
+			 * Over max_out: the client owes itself more than
+			 * max_buffered_per_client and does not read. Or the
+			 * write failed: the connection is torn down already.
 			 */
+			if (rc == -ENOBUFS)
+				count_close(c, CLOSE_UNREAD, NULL);
 			if (c->conn)
 				wf_conn_abort(c->conn);
 			return;
@@ -229,11 +528,9 @@ send_ready(struct client *c)
 	}
 	if (c->conn == NULL)
 		return;
-	if (c->paused && !c->closing &&
-	    c->inflight < c->front->max_pipeline) {
-		c->paused = false;
-		wf_conn_resume(c->conn);
-	}
+	out_update(c, wf_loop_now(c->front->loop));
+	if (c->inflight < c->front->max_pipeline)
+		go_on(c, STOP_PIPELINE);
 	maybe_close(c);
 }
 
@@ -263,6 +560,50 @@ front_deliver(void *arg)
 	flush_dirty(f);
 }
 
+/* --- deadlines ------------------------------------------------------------ */
+
+static void
+on_tick(wf_timer *t, void *arg)
+{
+	struct front *f = arg;
+	uint64_t now = wf_loop_now(f->loop);
+	struct client *c, *next;
+
+	(void)t;
+	for (c = f->clients; c; c = next) {
+		next = c->next;
+		if (c->conn == NULL)
+			continue;
+		if (c->frame_t0 && c->stop == 0 && !c->closing &&
+		    now - c->frame_t0 >= f->frame_ms) {
+			/* Answer what it sent whole, then close. */
+			count_close(c, CLOSE_FRAME_TIMEOUT, NULL);
+			stop_for_good(c);
+			maybe_close(c);
+			continue;
+		}
+		if (c->out_held == 0)
+			continue;
+		out_update(c, now);
+		if (c->nmarks && now - c->marks[0].at >= f->send_ms) {
+			count_close(c, CLOSE_SEND_TIMEOUT, NULL);
+			wf_conn_abort(c->conn);
+		}
+	}
+	weftd_rl_flush(&f->rl, now, false);
+	if (f->clients == NULL)
+		wf_timer_stop(t);
+}
+
+static void
+on_drain(wf_conn *conn, void *arg)
+{
+	struct client *c = arg;
+
+	(void)conn;
+	out_update(c, wf_loop_now(c->front->loop));
+}
+
 /* --- connections --------------------------------------------------------- */
 
 static void
@@ -281,11 +622,20 @@ on_open(wf_conn *conn, void *arg)
 	atomic_init(&c->refs, 1);
 	c->front = f;
 	c->conn = conn;
+	/* Answers owed over the client's share: it does not read them. */
+	wf_conn_set_limits(conn, 0, READ_CHUNK, f->max_client + f->max_frame +
+	    WF_FRAME_HDR);
 	c->next = f->clients;
 	if (f->clients)
 		f->clients->prev = c;
 	f->clients = c;
+	/* The deadlines' timer runs while the loop has clients. */
+	if (f->tick || wf_timer_new(f->loop, &f->tick, on_tick, f) == 0)
+		if (!wf_timer_active(f->tick))
+			(void)wf_timer_start(f->tick, TICK_MS, TICK_MS);
 	atomic_fetch_add(&d->clients, 1);
+	if (f->starved)
+		stop_reading(c, STOP_BUDGET);
 	if (atomic_load(&d->draining)) {
 		c->closing = true;
 		maybe_close(c);
@@ -300,11 +650,14 @@ on_close(wf_conn *conn, enum wf_close_reason why, int err, void *arg)
 	struct job *j;
 
 	(void)conn;
-	(void)why;
 	(void)err;
 	if (c == NULL)
 		return;
 	f = c->front;
+	if (why == WF_CLOSE_EVICTED)
+		count_close(c, CLOSE_EVICTED, NULL);
+	else if (why == WF_CLOSE_TIMEOUT && !c->closing)
+		count_close(c, CLOSE_IDLE, NULL);
 	c->conn = NULL;
 	atomic_store(&c->gone, true);
 	if (c->prev)
@@ -317,6 +670,9 @@ on_close(wf_conn *conn, enum wf_close_reason why, int err, void *arg)
 		c->pending = j->next;
 		job_free(j);
 	}
+	drop_partial(c);
+	set_lib_in(c, 0);
+	out_update(c, 0);
 	if (atomic_fetch_sub(&f->d->clients, 1) == 1 &&
 	    atomic_load(&f->d->draining))
 		(void)wf_loop_post(f->d->main, weftd_drained, f->d);
@@ -344,11 +700,79 @@ on_idle(wf_conn *conn, void *arg)
 	return c && c->inflight > 0;
 }
 
+/*
+ * Refusals happen on whichever loop accepts: one rate limit for all of
+ * them, under a lock (they are rare unless an attack is on, and then most
+ * are not logged).
+ */
+static void
+on_refuse(const struct wf_addr *peer, enum wf_refuse_reason why, void *arg)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct weftd_rl rl = { .what = "refused connections",
+	    .burst = LOG_BURST, .interval_ms = LOG_PER_MS };
+	struct weftd *d = arg;
+	enum weftd_close r = why == WF_REFUSE_PER_ADDR ? REFUSED_PER_IP :
+	    REFUSED_FULL;
+	struct timespec ts;
+	char name[128];
+	bool log;
+
+	atomic_fetch_add_explicit(&d->closed[r], 1, memory_order_relaxed);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	pthread_mutex_lock(&lock);
+	log = weftd_rl_allow(&rl, (uint64_t)ts.tv_sec * 1000 +
+	    (uint64_t)ts.tv_nsec / 1000000);
+	pthread_mutex_unlock(&lock);
+	if (log)
+		weftd_log(LOG_INFO, "client %s: %s", wf_addr_format(peer, name,
+		    sizeof(name)), r == REFUSED_PER_IP ? "over "
+		    "max_connections_per_ip; closed" : "over max_connections "
+		    "with nothing to evict; closed");
+}
+
 static const struct wf_conn_cbs client_cbs = {
 	.on_data = on_data,
 	.on_close = on_close,
 	.on_eof = on_eof,
+	.on_drain = on_drain,
 };
+
+/* The limits of d->cfg that the IO threads copy (and a reload changes). */
+struct limits {
+	struct front *f;
+	uint64_t max_client, frame_ms, send_ms;
+};
+
+static void
+take_limits(void *arg)
+{
+	struct limits *l = arg;
+
+	l->f->max_client = l->max_client;
+	l->f->frame_ms = l->frame_ms;
+	l->f->send_ms = l->send_ms;
+	free(l);
+}
+
+void
+front_apply(struct weftd *d)
+{
+	struct limits *l;
+	unsigned i;
+
+	atomic_store(&d->budget_max, d->cfg.max_buffered);
+	for (i = 0; i < d->nfronts; i++) {
+		if ((l = malloc(sizeof(*l))) == NULL)
+			continue; /* this loop keeps its limits */
+		l->f = &d->fronts[i];
+		l->max_client = d->cfg.max_buffered_per_client;
+		l->frame_ms = d->cfg.frame_timeout_ms;
+		l->send_ms = d->cfg.send_timeout_ms;
+		if (wf_loop_post(d->fronts[i].loop, take_limits, l) < 0)
+			free(l);
+	}
+}
 
 int
 front_start(struct weftd *d)
@@ -356,12 +780,15 @@ front_start(struct weftd *d)
 	struct wf_server_opts o = {
 		.threads = d->cfg.io_threads,
 		.max_conns = d->cfg.max_connections,
+		.max_conns_per_addr = d->cfg.max_connections_per_ip,
+		.evict = 1,
 		.idle_timeout_ms = d->cfg.idle_timeout_ms,
-		.max_in = (size_t)d->cfg.max_frame + WF_FRAME_HDR,
+		.max_in = READ_CHUNK,
 		.cbs = &client_cbs,
 		.arg = d,
 		.on_open = on_open,
 		.on_idle = on_idle,
+		.on_refuse = on_refuse,
 		.listen = {
 			.unix_mode = d->cfg.unix_socket.mode,
 			.unix_chown = d->cfg.unix_socket.uid != (uid_t)-1 ||
@@ -374,6 +801,7 @@ front_start(struct weftd *d)
 	unsigned i;
 	int rc;
 
+	atomic_store(&d->budget_max, d->cfg.max_buffered);
 	d->nfronts = d->cfg.io_threads;
 	if ((d->fronts = calloc(d->nfronts, sizeof(*d->fronts))) == NULL)
 		return -ENOMEM;
@@ -391,8 +819,15 @@ front_start(struct weftd *d)
 		f->loop = wf_loop_group_get(g, i);
 		f->max_frame = d->cfg.max_frame;
 		f->max_pipeline = d->cfg.max_pipeline;
+		f->max_client = d->cfg.max_buffered_per_client;
+		f->frame_ms = d->cfg.frame_timeout_ms;
+		f->send_ms = d->cfg.send_timeout_ms;
 		f->out_tail = &f->out;
 		f->replies_tail = &f->replies;
+		f->rl.burst = LOG_BURST;
+		f->rl.interval_ms = LOG_PER_MS;
+		snprintf(f->rl.what, sizeof(f->rl.what), "client lines on IO "
+		    "thread %u", i);
 	}
 	return 0;
 }
@@ -469,9 +904,7 @@ drain_loop(void *arg)
 
 	for (c = f->clients; c; c = next) {
 		next = c->next;
-		c->closing = true;
-		if (c->conn)
-			wf_conn_pause(c->conn);
+		stop_for_good(c);
 		maybe_close(c);
 	}
 }
@@ -527,6 +960,9 @@ front_stop(struct weftd *d)
 	if (d->server)
 		wf_server_free(d->server);
 	d->server = NULL;
-	for (i = 0; i < d->nfronts; i++)
+	for (i = 0; i < d->nfronts; i++) {
+		/* The loop is gone: its timer with it. */
+		d->fronts[i].tick = NULL;
 		d->fronts[i].loop = NULL;
+	}
 }

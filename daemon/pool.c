@@ -28,6 +28,8 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
 #define OUTPUT_READS 16 /* per wakeup: a chatty handler cannot hog us */
+#define OUTPUT_BURST 50 /* lines logged per worker per OUTPUT_PER_MS */
+#define OUTPUT_PER_MS 1000
 
 struct pool {
 	struct weftd *d;
@@ -44,13 +46,15 @@ static void fill(struct pool *p);
 
 /* --- output: stdout and stderr, line by line ----------------------------- */
 
+/* A line of output: logged, unless this worker is over its rate. */
 static void
 emit(struct worker *w)
 {
 	char esc[WORKER_LINE * 4 + 1];
 
-	weftd_log(LOG_NOTICE, "worker %d: %s", (int)w->pid,
-	    weftd_log_escape(esc, sizeof(esc), w->line, w->linelen));
+	if (weftd_rl_allow(&w->out_rl, wf_loop_now(w->d->main)))
+		weftd_log(LOG_NOTICE, "worker %d: %s", (int)w->pid,
+		    weftd_log_escape(esc, sizeof(esc), w->line, w->linelen));
 	w->linelen = 0;
 }
 
@@ -59,6 +63,7 @@ close_output(struct worker *w)
 {
 	if (w->linelen)
 		emit(w);
+	weftd_rl_flush(&w->out_rl, wf_loop_now(w->d->main), true);
 	if (w->out_io)
 		wf_io_stop(w->out_io);
 	if (w->out >= 0)
@@ -71,7 +76,7 @@ static void
 on_output(wf_io *io, int fd, unsigned events, void *arg)
 {
 	struct worker *w = arg;
-	char buf[4096];
+	char buf[16384];
 	ssize_t n, i;
 	int reads;
 
@@ -142,6 +147,11 @@ spawn_one(struct pool *p)
 	w->d = d;
 	w->pool = p;
 	w->pid = ch.pid;
+	w->out_rl.burst = OUTPUT_BURST;
+	w->out_rl.interval_ms = OUTPUT_PER_MS;
+	w->out_rl.start = wf_loop_now(d->main);
+	snprintf(w->out_rl.what, sizeof(w->out_rl.what), "worker %d: output",
+	    (int)ch.pid);
 	w->out = ch.out;
 	w->started = wf_loop_now(d->main);
 	w->next = p->all;
@@ -382,6 +392,17 @@ pool_reload(struct weftd *d)
 		}
 	}
 	fill(p);
+}
+
+/* From the status timer: the suppressed-output summaries that are due. */
+void
+pool_tick(struct weftd *d)
+{
+	struct worker *w;
+
+	for (w = pool_first(d); w; w = w->next)
+		if (w->out >= 0)
+			weftd_rl_flush(&w->out_rl, wf_loop_now(d->main), false);
 }
 
 unsigned

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "log.h"
 #include "weftd.h"
 
 #define WORKER_LINE 256 /* a longer line of output is logged in pieces */
@@ -27,6 +28,7 @@ struct worker {
 	                               once its requests are answered */
 	size_t linelen;
 	char line[WORKER_LINE];
+	struct weftd_rl out_rl;     /* its output lines in the log */
 	/* dispatch.c: */
 	wf_conn *conn;              /* NULL once retired */
 	struct worker *anext, *aprev; /* the available list */
@@ -34,6 +36,8 @@ struct worker {
 	struct job *head, **tail;   /* requests sent, oldest first */
 	unsigned njobs;
 	wf_timer *timer;            /* request_timeout of the oldest */
+	/* Charged to the budget: what its socket buffers, both ways. */
+	uint64_t lib_in, out_held;
 };
 
 /* Start cfg.handler.workers processes; fails if the first cannot start. */
@@ -49,6 +53,7 @@ void pool_stop(struct weftd *d, void (*done)(struct weftd *));
 /* A reload: replace every worker, idle ones now, busy ones when done. */
 void pool_reload(struct weftd *d);
 unsigned pool_live(const struct weftd *d);
+void pool_tick(struct weftd *d);
 struct worker *pool_first(const struct weftd *d);
 /* SIGKILL what is left, reap it, free everything. Outside the loop too. */
 void pool_free(struct weftd *d);

@@ -3,11 +3,12 @@
  * is valid as a whole (as nginx does); otherwise the running one stays.
  *
  * What the IO threads and listeners were built with (addresses, thread
- * count, connection and frame limits, timeouts) is fixed for the life of
- * the process: a change there is named in a warning and waits for a
- * restart. The handler section and the log level apply at once: idle
- * workers are replaced now, busy ones as soon as their requests are
- * answered, so a reload loses no request.
+ * count, connection and frame limits, idle and shutdown timeouts) is fixed
+ * for the life of the process: a change there is named in a warning and
+ * waits for a restart. The handler section, the log level, the byte
+ * budgets and frame_timeout and send_timeout apply at once: idle workers
+ * are replaced now, busy ones as soon as their requests are answered, so a
+ * reload loses no request.
  */
 #include <stdio.h>
 #include <string.h>
@@ -44,6 +45,8 @@ restart_only(const struct weftd_config *o, const struct weftd_config *n,
 		{ "idle_timeout", o->idle_timeout_ms != n->idle_timeout_ms },
 		{ "shutdown_timeout", o->shutdown_timeout_ms != n->shutdown_timeout_ms },
 		{ "syslog_facility", o->facility != n->facility },
+		{ "max_connections_per_ip",
+		    o->max_connections_per_ip != n->max_connections_per_ip },
 		{ "unix_socket", o->unix_socket.mode != n->unix_socket.mode ||
 		    o->unix_socket.uid != n->unix_socket.uid ||
 		    o->unix_socket.gid != n->unix_socket.gid },
@@ -76,13 +79,14 @@ keep_fixed(struct weftd_config *n, struct weftd_config *o)
 	n->shutdown_timeout_ms = o->shutdown_timeout_ms;
 	n->facility = o->facility;
 	n->unix_socket = o->unix_socket;
+	n->max_connections_per_ip = o->max_connections_per_ip;
 }
 
 void
 weftd_reload(struct weftd *d)
 {
 	struct weftd_config n, old;
-	char err[512], fixed[160];
+	char err[512], fixed[256];
 	struct timespec ts;
 	int rc;
 
@@ -114,6 +118,7 @@ weftd_reload(struct weftd *d)
 	weftd_log(LOG_NOTICE, "reload: %u workers of %s; replacing the running "
 	    "ones as they become idle", d->cfg.handler.workers,
 	    d->cfg.handler.argv[0]);
+	front_apply(d);
 	pool_reload(d);
 	weftd_notify_status(d, "READY=1\n");
 }

@@ -9,6 +9,7 @@
  * `shutting down`. A second signal ends it at once: exit 1.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,16 +38,44 @@ usage(FILE *f)
 	    "  -t       check the configuration and exit\n", WEFTD_CONF);
 }
 
+/* n bytes as "12.3 MiB" (or KiB, or B). */
+static const char *
+human(uint64_t n, char *buf, size_t len)
+{
+	if (n >= 1u << 20)
+		snprintf(buf, len, "%.1f MiB", (double)n / (1u << 20));
+	else if (n >= 1u << 10)
+		snprintf(buf, len, "%.1f KiB", (double)n / (1u << 10));
+	else
+		snprintf(buf, len, "%llu B", (unsigned long long)n);
+	return buf;
+}
+
 void
 weftd_notify_status(struct weftd *d, const char *extra)
 {
-	char buf[256];
+	char buf[768], used[24], max[24];
+	unsigned long lost = weftd_log_lost(), n;
+	size_t off;
+	int i, first = 1;
 
-	snprintf(buf, sizeof(buf), "%sSTATUS=%s%u connections, %llu requests "
-	    "served, %u/%u workers, %u pending", extra ? extra : "",
-	    d->stopping ? "stopping: " : "", atomic_load(&d->clients),
-	    (unsigned long long)atomic_load(&d->served), pool_live(d),
-	    d->cfg.handler.workers, dispatch_pending(d));
+	off = (size_t)snprintf(buf, sizeof(buf), "%sSTATUS=%s%u connections, "
+	    "%llu requests served, %u/%u workers, %u pending, %s of %s "
+	    "buffered", extra ? extra : "", d->stopping ? "stopping: " : "",
+	    atomic_load(&d->clients), (unsigned long long)atomic_load(&d->served),
+	    pool_live(d), d->cfg.handler.workers, dispatch_pending(d),
+	    human(budget_used(d), used, sizeof(used)),
+	    human(d->cfg.max_buffered, max, sizeof(max)));
+	for (i = 0; i < CLOSE_REASONS && off < sizeof(buf); i++) {
+		if ((n = atomic_load(&d->closed[i])) == 0)
+			continue;
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%lu %s",
+		    first ? "; closed: " : ", ", n, weftd_close_names[i]);
+		first = 0;
+	}
+	if (lost && off < sizeof(buf))
+		snprintf(buf + off, sizeof(buf) - off, "; %lu log lines dropped",
+		    lost);
 	(void)sd_notify(0, buf);
 }
 
@@ -55,6 +84,7 @@ on_status(wf_timer *t, void *arg)
 {
 	(void)t;
 	weftd_notify_status(arg, NULL);
+	pool_tick(arg);
 }
 
 /*
@@ -311,11 +341,23 @@ main(int argc, char **argv)
 		return 0;
 	}
 	d.cfg_path = path;
+	/*
+	 * Frames above 64 KiB get pages of their own, given back when freed:
+	 * glibc's moving threshold would otherwise keep the heap at its peak
+	 * after a burst, and RSS above max_buffered.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	/* Before any thread exists, so every thread inherits the mask. */
 	our_signals(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	weftd_log_open(foreground, d.cfg.facility, d.cfg.log_level);
+	if ((rc = weftd_log_open(foreground, d.cfg.facility,
+	    d.cfg.log_level)) < 0) {
+		fprintf(stderr, "weftd: starting the log thread: %s\n",
+		    strerror(-rc));
+		weftd_config_free(&d.cfg);
+		return 1;
+	}
 	if ((rc = start(&d)) == 0)
 		rc = wf_loop_run(d.main);
 	if (d.stopping)
@@ -324,6 +366,11 @@ main(int argc, char **argv)
 	weftd_log(rc < 0 ? LOG_ERR : LOG_NOTICE, "%s", rc < 0 ?
 	    "could not start; exiting" : d.forced ? "exited at once" :
 	    "stopped");
-	weftd_log_close();
-	return rc < 0 || d.forced ? 1 : 0;
+	rc = rc < 0 || d.forced ? 1 : 0;
+	/* A sink that never took the rest must not hold up the exit. */
+	if (weftd_log_close() < 0) {
+		fflush(stdout);
+		_exit(rc);
+	}
+	return rc;
 }

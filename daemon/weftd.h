@@ -20,6 +20,7 @@
 #include <weft/weft.h>
 
 #include "config.h"
+#include "log.h"
 
 /* Response status codes 1-99 are weftd's own (weftd(8), weft-protocol(7)). */
 enum {
@@ -31,15 +32,42 @@ enum {
 	WEFTD_SHUTTING_DOWN = 5, /* shutdown_timeout passed */
 };
 
+/* Why weftd closed or refused a connection: counted, and in STATUS. */
+enum weftd_close {
+	CLOSE_BAD_REQUEST,  /* broke the protocol */
+	CLOSE_FRAME_TIMEOUT, /* a frame did not arrive whole in time */
+	CLOSE_SEND_TIMEOUT, /* did not read its answers in time */
+	CLOSE_IDLE,         /* idle_timeout */
+	CLOSE_EVICTED,      /* made room for a new one at max_connections */
+	CLOSE_UNREAD,       /* answers owed over max_buffered_per_client */
+	REFUSED_FULL,       /* max_connections, nothing to evict */
+	REFUSED_PER_IP,     /* max_connections_per_ip */
+	CLOSE_REASONS
+};
+
+extern const char *const weftd_close_names[CLOSE_REASONS];
+
 struct client;
 
+/*
+ * A request, then its answer. Its memory (struct and frame[]) is charged
+ * to the budget while it exists: job_charge(j) bytes.
+ */
 struct job {
 	struct job *next;
 	struct client *client;
 	uint64_t seq;     /* the request's place on its connection */
 	uint64_t t0;      /* main loop ms: queued, then sent to the worker */
 	uint32_t cap;     /* bytes of frame[] allocated */
+	uint32_t held;    /* of its charge, what its client's count has */
 	unsigned char frame[]; /* header + payload, request then response */
+};
+
+/* Why a connection is not being read (client.stop); any one stops it. */
+enum {
+	STOP_PIPELINE = 1, /* max_pipeline requests in flight */
+	STOP_CLIENT = 2,   /* it holds max_buffered_per_client */
+	STOP_BUDGET = 4,   /* max_buffered: until the budget frees */
 };
 
 struct client {
@@ -52,8 +80,19 @@ struct client {
 	uint64_t next_seq, send_seq;
 	struct job *pending; /* answers waiting for earlier ones, by seq */
 	struct job *pending_tail; /* valid while pending is not empty */
+	struct job *partial; /* the request being read, not complete yet */
+	uint32_t have;       /* bytes of it read, header included */
 	unsigned inflight;   /* requests read and not yet answered */
-	bool paused;  /* by us: max_pipeline requests in flight */
+	unsigned stop;       /* STOP_*: reading paused by us, and why */
+	uint64_t held;       /* bytes it holds, all of it charged */
+	uint64_t want;       /* STOP_CLIENT: what the next frame needs */
+	uint64_t lib_in;     /* of held: input the connection buffers */
+	uint64_t out_held;   /* of held: answers in its output buffer */
+	uint64_t frame_t0;   /* loop ms: first byte of the frame being read */
+	/* send_timeout: when the bytes up to each end were queued. */
+	uint64_t appended;   /* bytes given to wf_conn_sendv, ever */
+	struct { uint64_t end, at; } marks[8];
+	unsigned nmarks;
 	bool closing; /* read no more; close once nothing is owed */
 	bool dirty;   /* on the loop's dirty list */
 };
@@ -66,11 +105,16 @@ struct front {
 	/* Copies: the IO threads never read d->cfg, which a reload rewrites. */
 	uint32_t max_frame;
 	unsigned max_pipeline;
+	uint64_t max_client;         /* max_buffered_per_client */
+	uint64_t frame_ms, send_ms;  /* frame_timeout, send_timeout */
 	/* IO thread only: */
 	struct client *clients;      /* every open one, for draining */
 	struct job *out, **out_tail; /* requests read this iteration */
 	struct client *dirty;        /* clients with answers to write */
 	bool out_posted;
+	bool starved;                /* the budget is spent: nothing reads */
+	wf_timer *tick;              /* deadlines and log summaries */
+	struct weftd_rl rl;          /* lines clients cause */
 	/* The watchdog's pings (main thread) and their answers. */
 	unsigned long pings;
 	atomic_ulong pongs;
@@ -89,6 +133,11 @@ struct weftd {
 	struct pool *pool;
 	atomic_uint clients;       /* open client connections */
 	atomic_ullong served;      /* responses handed to the IO threads */
+	/* budget.c: max_buffered, and what is held against it. */
+	atomic_ullong budget_max;
+	atomic_ullong buffered;
+	atomic_bool budget_waiting; /* someone stopped reading for it */
+	atomic_ulong closed[CLOSE_REASONS];
 	atomic_bool draining;      /* read by the IO threads */
 	bool stopping;             /* a graceful shutdown is under way */
 	bool workers_stopping;     /* ... and has reached the workers */
@@ -105,8 +154,20 @@ void weftd_drained(void *d);
 /* STATUS= (connections, requests, workers), after extra ("READY=1\n"). */
 void weftd_notify_status(struct weftd *d, const char *extra);
 
+/* budget.c: charge and release bytes (any thread); see there. */
+void budget_charge(struct weftd *d, uint64_t n);
+void budget_release(struct weftd *d, uint64_t n);
+bool budget_full(const struct weftd *d);
+bool budget_tight(const struct weftd *d);
+void budget_wait(struct weftd *d);
+uint64_t budget_used(const struct weftd *d);
+
 /* front.c */
 int front_start(struct weftd *d);
+/* A reload: the IO threads take the limits they may change at run time. */
+void front_apply(struct weftd *d);
+/* Posted by budget.c to each IO loop (arg: its front). */
+void front_budget_freed(void *f);
 int front_listen(struct weftd *d);
 bool front_alive(struct weftd *d);
 void front_drain(struct weftd *d);
@@ -131,10 +192,23 @@ void dispatch_abandon(struct weftd *d);
 /* reload.c: SIGHUP. */
 void weftd_reload(struct weftd *d);
 
-/* job.c: one allocation per request, reused for its response. */
-struct job *job_new(struct client *c, uint64_t seq, uint32_t len);
+/*
+ * job.c: one allocation per request, reused for its response; cap bytes of
+ * frame[] to begin with. Every byte is charged to the budget.
+ */
+struct job *job_new(struct client *c, uint64_t seq, uint32_t cap);
+/* Room for cap bytes of frame[]; *jp may move. 0 or -ENOMEM. */
+int job_grow(struct job **jp, uint32_t cap);
 int job_set_response(struct job **jp, uint16_t status, const void *p,
     uint32_t len);
+/*
+ * j's answer is weftd's own error: a small job of its own replaces j
+ * (freed), so a large request's memory is not kept for a short message.
+ * Returns the job to answer with (j itself, with no text, when out of
+ * memory).
+ */
+struct job *job_error(struct job *j, uint16_t status, const char *msg);
+uint64_t job_charge(const struct job *j);
 uint32_t job_len(const struct job *j); /* payload length from the header */
 void job_free(struct job *j);
 void client_unref(struct client *c);

@@ -209,6 +209,16 @@ readable(wf_conn *c)
 			return;
 		}
 	} else {
+		/*
+		 * A full buffer kept while the caller paused us goes first
+		 * (the task wf_conn_resume posted may not have run yet): only
+		 * input the caller had its chance at counts against max_in.
+		 */
+		if (c->in.len >= c->max_in) {
+			deliver(c);
+			if (c->flags & (C_CLOSED | C_PAUSED))
+				return;
+		}
 		n = wf_buf_read_fd(&c->in, c->io.fd, c->max_in);
 		if (n > 0) {
 			deliver(c);

@@ -25,6 +25,7 @@ struct wf_conn {
 	/* The server's idle list, ordered by last activity. */
 	wf_conn *idle_prev, *idle_next;
 	uint64_t active; /* loop time of the last activity, ns */
+	struct wf__peer *peer; /* the server's count for its address */
 };
 
 void wf__conn_set_owner(wf_conn *c, const struct wf__conn_owner *o);

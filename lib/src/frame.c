@@ -12,8 +12,7 @@ wf_frame_decode(const wf_buf *in, uint32_t max, struct wf_frame *f)
 
 	if (wf_buf_len(in) < WF_FRAME_HDR)
 		return 0;
-	len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
+	len = wf_frame_length(p);
 	/* Judge the header before waiting for (or buffering) any payload. */
 	if (len > max)
 		return -EMSGSIZE;
@@ -40,4 +39,13 @@ wf_frame_header(unsigned char hdr[WF_FRAME_HDR], uint32_t len,
 	hdr[5] = (unsigned char)status;
 	hdr[6] = (unsigned char)(flags >> 8);
 	hdr[7] = (unsigned char)flags;
+}
+
+uint32_t
+wf_frame_length(const void *hdr)
+{
+	const unsigned char *p = hdr;
+
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
 }

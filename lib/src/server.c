@@ -2,7 +2,8 @@
  * The server. Each IO loop keeps its connections on a list ordered by last
  * activity: activity moves a connection to the tail (O(1)), and one timer
  * per loop, armed for the head's deadline, closes whatever has been idle too
- * long. No per-read timer update, no heap.
+ * long. No per-read timer update, no heap. The head is also the first
+ * candidate when a full server evicts to make room.
  *
  * Calls that touch listeners run on loop 0 through run_on(), which waits for
  * the result: listeners belong to their loop's thread.
@@ -14,9 +15,11 @@
 #include <unistd.h>
 
 #include "conn_int.h"
+#include "peers.h"
 #include "weft/server.h"
 
 #define MAX_LISTENERS 64
+#define EVICT_SCAN 16 /* idle-list entries looked at for one eviction */
 
 struct ioloop {
 	wf_server *s;
@@ -30,6 +33,7 @@ struct ioloop {
 struct wf_server {
 	struct wf_server_opts o;
 	wf_loop_group *g;
+	struct wf__peers *peers; /* max_conns_per_addr only */
 	atomic_uint conns;
 	unsigned nls;
 	unsigned rr; /* loop 0 only */
@@ -94,6 +98,9 @@ gone(wf_conn *c, void *arg)
 	struct ioloop *l = arg;
 
 	unlink_conn(l, c);
+	if (c->peer)
+		wf__peers_remove(l->s->peers, c->peer);
+	c->peer = NULL;
 	atomic_fetch_sub(&l->s->conns, 1);
 }
 
@@ -117,20 +124,59 @@ on_idle(wf_timer *t, void *arg)
 
 /* --- accepting ----------------------------------------------------------- */
 
+/* A new connection that is not taken: undo its counts, close, tell. */
 static void
-open_conn(struct ioloop *l, int fd)
+refuse(wf_server *s, int fd, const struct wf_addr *peer, struct wf__peer *slot,
+    int counted, enum wf_refuse_reason why)
+{
+	if (counted)
+		atomic_fetch_sub(&s->conns, 1);
+	if (slot)
+		wf__peers_remove(s->peers, slot);
+	if (s->o.on_refuse)
+		s->o.on_refuse(peer, why, s->o.arg);
+	close(fd);
+}
+
+/* Over max_conns: close the connection idle longest that may go. */
+static int
+evict_one(struct ioloop *l)
+{
+	wf_conn *c = l->head;
+	int i;
+
+	for (i = 0; c && i < EVICT_SCAN; i++, c = c->idle_next) {
+		if (l->s->o.on_idle && l->s->o.on_idle(c, l->s->o.arg))
+			continue;
+		wf_conn_fail(c, WF_CLOSE_EVICTED, 0);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+open_conn(struct ioloop *l, int fd, const struct wf_addr *peer,
+    struct wf__peer *slot)
 {
 	wf_server *s = l->s;
 	wf_conn *c;
 
+	if (s->o.max_conns && atomic_load(&s->conns) > s->o.max_conns &&
+	    !evict_one(l)) {
+		refuse(s, fd, peer, slot, 1, WF_REFUSE_FULL);
+		return;
+	}
 	if (wf_conn_adopt(l->loop, &c, fd, s->o.cbs, s->o.arg) < 0) {
 		atomic_fetch_sub(&s->conns, 1);
+		if (slot)
+			wf__peers_remove(s->peers, slot);
 		return;
 	}
 	wf_conn_set_limits(c, s->o.high ? s->o.high : 1u << 20,
 	    s->o.max_in ? s->o.max_in : 1u << 20,
 	    s->o.max_out ? s->o.max_out : 64u << 20);
 	c->active = l->loop->now;
+	c->peer = slot;
 	append_conn(l, c);
 	wf__conn_set_owner(c, &l->owner);
 	arm_idle(l);
@@ -141,6 +187,8 @@ open_conn(struct ioloop *l, int fd)
 struct handoff {
 	struct ioloop *l;
 	int fd;
+	struct wf__peer *slot;
+	struct wf_addr peer;
 };
 
 static void
@@ -148,7 +196,7 @@ on_handoff(void *arg)
 {
 	struct handoff *h = arg;
 
-	open_conn(h->l, h->fd);
+	open_conn(h->l, h->fd, &h->peer, h->slot);
 	free(h);
 }
 
@@ -157,31 +205,39 @@ on_accept(wf_listener *ls, int fd, const struct wf_addr *peer, void *arg)
 {
 	struct ioloop *l = arg, *to;
 	wf_server *s = l->s;
+	struct wf__peer *slot = NULL;
 	struct handoff *h;
 	unsigned n = wf_loop_group_size(s->g);
+	int rc;
 
 	(void)ls;
-	(void)peer;
-	if (atomic_fetch_add(&s->conns, 1) >= s->o.max_conns && s->o.max_conns) {
-		atomic_fetch_sub(&s->conns, 1);
-		close(fd);
+	if (s->peers && (rc = wf__peers_add(s->peers, peer, &slot)) < 0) {
+		refuse(s, fd, peer, NULL, 0, rc == -EMFILE ?
+		    WF_REFUSE_PER_ADDR : WF_REFUSE_FULL);
+		return;
+	}
+	/* With evict, the loop that gets it makes room (open_conn). */
+	if (atomic_fetch_add(&s->conns, 1) >= s->o.max_conns &&
+	    s->o.max_conns && !s->o.evict) {
+		refuse(s, fd, peer, slot, 1, WF_REFUSE_FULL);
 		return;
 	}
 	/* Handoff listeners all live on loop 0: rr needs no atomics. */
 	to = s->o.reuseport ? l : &s->io[s->rr++ % n];
 	if (to == l) {
-		open_conn(l, fd);
+		open_conn(l, fd, peer, slot);
 		return;
 	}
 	if ((h = malloc(sizeof(*h))) != NULL) {
 		h->l = to;
 		h->fd = fd;
+		h->slot = slot;
+		h->peer = *peer;
 		if (wf_loop_post(to->loop, on_handoff, h) == 0)
 			return;
 		free(h);
 	}
-	atomic_fetch_sub(&s->conns, 1);
-	close(fd);
+	refuse(s, fd, peer, slot, 1, WF_REFUSE_FULL);
 }
 
 /* --- calls on a loop's thread ------------------------------------------- */
@@ -287,11 +343,18 @@ wf_server_start(wf_server **sp, const struct wf_server_opts *o)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;
 	s->o = *o;
+	if (o->max_conns_per_addr && (rc = wf__peers_new(&s->peers,
+	    o->max_conns_per_addr, o->max_conns ? o->max_conns / 4 : 1024)) < 0) {
+		free(s);
+		return rc;
+	}
 	if ((s->io = calloc(n, sizeof(*s->io))) == NULL) {
+		wf__peers_free(s->peers);
 		free(s);
 		return -ENOMEM;
 	}
 	if ((rc = wf_loop_group_start(&s->g, n, "weft-io")) < 0) {
+		wf__peers_free(s->peers);
 		free(s->io);
 		free(s);
 		return rc;
@@ -398,6 +461,7 @@ wf_server_free(wf_server *s)
 		if (s->io[i].loop)
 			(void)run_on(&s->io[i], &c);
 	wf_loop_group_free(s->g);
+	wf__peers_free(s->peers);
 	free(s->io);
 	free(s);
 }

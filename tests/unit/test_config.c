@@ -39,6 +39,11 @@ loads_every_option(void **state)
 	    "shutdown_timeout = 2m\n"
 	    "log_level = debug\n"
 	    "syslog_facility = local3\n"
+	    "frame_timeout = 5s\n"
+	    "send_timeout = 750ms\n"
+	    "max_buffered = 1g\n"
+	    "max_buffered_per_client = 256k\n"
+	    "max_connections_per_ip = 16\n"
 	    "unix_socket {\n"
 	    "  owner = nobody\n"
 	    "  group = \"0\"\n"
@@ -64,6 +69,11 @@ loads_every_option(void **state)
 	assert_int_equal(c.shutdown_timeout_ms, 120000);
 	assert_int_equal(c.log_level, LOG_DEBUG);
 	assert_int_equal(c.facility, LOG_LOCAL3);
+	assert_int_equal(c.frame_timeout_ms, 5000);
+	assert_int_equal(c.send_timeout_ms, 750);
+	assert_int_equal(c.max_buffered, 1u << 30);
+	assert_int_equal(c.max_buffered_per_client, 256 << 10);
+	assert_int_equal(c.max_connections_per_ip, 16);
 	assert_int_equal(c.unix_socket.uid, getpwnam("nobody")->pw_uid);
 	assert_int_equal(c.unix_socket.gid, 0);
 	assert_int_equal(c.unix_socket.mode, 0606);
@@ -99,6 +109,11 @@ defaults_fill_the_rest(void **state)
 	assert_null(c.handler.env[0]);
 	assert_int_equal(c.log_level, LOG_INFO);
 	assert_int_equal(c.facility, LOG_DAEMON);
+	assert_int_equal(c.max_buffered, 64 << 20);
+	assert_int_equal(c.max_buffered_per_client, 4 << 20);
+	assert_int_equal(c.frame_timeout_ms, 30000);
+	assert_int_equal(c.send_timeout_ms, 30000);
+	assert_int_equal(c.max_connections_per_ip, 0);
 	assert_int_equal(c.unix_socket.mode, 0660);
 	assert_int_equal(c.unix_socket.uid, (uid_t)-1);
 	assert_int_equal(c.unix_socket.gid, (gid_t)-1);
@@ -130,6 +145,10 @@ bad_values_name_file_and_line(void **state)
 		{ "handler {\n command = { \"/bin/x\" }\n env = { \"NOEQUALS\" }\n}\n", 3, "NOEQUALS" },
 		{ "handler {\n command = { \"/bin/x\" }\n request_timeout = 0\n}\n", 3, "request_timeout" },
 		{ "io_threads = 2 2\n", 1, "" },
+		{ "\nframe_timeout = 0\n", 2, "frame_timeout: \"0\" is not a duration above 0" },
+		{ "send_timeout = 2d\n", 1, "send_timeout" },
+		{ "max_buffered = 2048g\n", 1, "max_buffered: \"2048g\" is not a size from 0 to 1024g" },
+		{ "max_connections_per_ip = -1\n", 1, "out of range 0..1000000" },
 		{ "unix_socket {\n owner = no-such-user-x\n}\n", 2, "owner: no such user \"no-such-user-x\"" },
 		{ "unix_socket {\n\n group = no-such-group-x\n}\n", 3, "group: no such group" },
 		{ "unix_socket {\n mode = 0860\n}\n", 2, "mode: \"0860\" is not an octal mode" },
@@ -180,6 +199,33 @@ missing_file_and_missing_handler(void **state)
 	unlink(path);
 }
 
+/* The budgets against each other and max_frame: no line to name. */
+static void
+budgets_must_hold_a_frame(void **state)
+{
+	struct weftd_config c;
+	char err[256];
+
+	(void)state;
+	write_conf("max_frame = 1m\nmax_buffered_per_client = 1m\n"
+	    "handler {\n command = { \"/bin/cat\" }\n}\n");
+	assert_int_equal(weftd_config_load(path, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "max_buffered_per_client (1m) must hold one "
+	    "frame of max_frame (1m) and its header"));
+	write_conf("max_buffered = 128k\nmax_frame = 64k\n"
+	    "handler {\n command = { \"/bin/cat\" }\n}\n");
+	assert_int_equal(weftd_config_load(path, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "max_buffered (131072 bytes) is less than "
+	    "max_buffered_per_client (262144"));
+	/* Derived from a larger max_frame, both follow it. */
+	write_conf("max_frame = 8m\nhandler {\n command = { \"/bin/cat\" }\n}\n");
+	assert_int_equal(weftd_config_load(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.max_buffered_per_client, 32 << 20);
+	assert_int_equal(c.max_buffered, 512 << 20);
+	weftd_config_free(&c);
+	unlink(path);
+}
+
 static void
 units(void **state)
 {
@@ -210,6 +256,7 @@ main(void)
 		CASE(defaults_fill_the_rest),
 		CASE(bad_values_name_file_and_line),
 		CASE(missing_file_and_missing_handler),
+		CASE(budgets_must_hold_a_frame),
 		CASE(units),
 	};
 

@@ -8,7 +8,8 @@
 #include "testutil.h"
 #include "weft/server.h"
 
-static atomic_int closes, timeouts;
+static atomic_int closes, timeouts, evictions;
+static atomic_int refused[3]; /* by enum wf_refuse_reason */
 static _Atomic(wf_loop *) seen_loop[8];
 static atomic_int opens;
 static atomic_int keep_idle, idle_asks;
@@ -39,6 +40,16 @@ on_close(wf_conn *c, enum wf_close_reason why, int err, void *arg)
 	atomic_fetch_add(&closes, 1);
 	if (why == WF_CLOSE_TIMEOUT)
 		atomic_fetch_add(&timeouts, 1);
+	if (why == WF_CLOSE_EVICTED)
+		atomic_fetch_add(&evictions, 1);
+}
+
+static void
+on_refuse(const struct wf_addr *peer, enum wf_refuse_reason why, void *arg)
+{
+	(void)arg;
+	assert_true(peer->ss.ss_family == AF_INET || peer->ss.ss_family == AF_UNIX);
+	atomic_fetch_add(&refused[why], 1);
 }
 
 static void
@@ -63,8 +74,34 @@ reset_counts(void)
 	atomic_store(&opens, 0);
 	atomic_store(&keep_idle, 0);
 	atomic_store(&idle_asks, 0);
+	atomic_store(&evictions, 0);
+	for (i = 0; i < 3; i++)
+		atomic_store(&refused[i], 0);
 	for (i = 0; i < 8; i++)
 		atomic_store(&seen_loop[i], NULL);
+}
+
+/* A server with o's limits (NULL: none) and the test's callbacks. */
+static wf_server *
+server_with(const struct wf_server_opts *lim, const char *spec,
+    struct wf_addr *bound)
+{
+	struct wf_server_opts o = { 0 };
+	struct wf_addr a;
+	wf_server *s;
+
+	if (lim)
+		o = *lim;
+	o.cbs = &cbs;
+	o.on_open = on_open;
+	o.on_idle = on_idle;
+	o.on_refuse = on_refuse;
+	reset_counts();
+	assert_int_equal(wf_addr_parse(&a, spec), 0);
+	assert_int_equal(wf_server_start(&s, &o), 0);
+	assert_int_equal(wf_server_listen(s, &a), 0);
+	assert_int_equal(wf_server_addr(s, 0, bound), 0);
+	return s;
 }
 
 static wf_server *
@@ -72,17 +109,9 @@ server(unsigned threads, int reuseport, unsigned max, uint64_t idle,
     const char *spec, struct wf_addr *bound)
 {
 	struct wf_server_opts o = { .threads = threads, .reuseport = reuseport,
-	    .max_conns = max, .idle_timeout_ms = idle, .cbs = &cbs,
-	    .on_open = on_open, .on_idle = on_idle };
-	struct wf_addr a;
-	wf_server *s;
+	    .max_conns = max, .idle_timeout_ms = idle };
 
-	reset_counts();
-	assert_int_equal(wf_addr_parse(&a, spec), 0);
-	assert_int_equal(wf_server_start(&s, &o), 0);
-	assert_int_equal(wf_server_listen(s, &a), 0);
-	assert_int_equal(wf_server_addr(s, 0, bound), 0);
-	return s;
+	return server_with(&o, spec, bound);
 }
 
 /* A blocking client with a receive timeout, so a bug cannot hang us. */
@@ -93,6 +122,22 @@ client(const struct wf_addr *a)
 	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (const struct sockaddr *)&a->ss, a->len), 0);
+	return fd;
+}
+
+/* The same, from source address src (any 127.x is local). */
+static int
+client_from(const struct wf_addr *a, const char *src)
+{
+	struct timeval tv = { 5, 0 };
+	struct wf_addr from;
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(wf_addr_parse(&from, src), 0);
+	assert_int_equal(bind(fd, (const struct sockaddr *)&from.ss, from.len), 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	assert_int_equal(connect(fd, (const struct sockaddr *)&a->ss, a->len), 0);
 	return fd;
@@ -206,6 +251,71 @@ max_conns_closes_excess_at_once(void **state)
 }
 
 static void
+max_conns_per_addr_counts_addresses_not_ports(void **state)
+{
+	struct wf_server_opts o = { .threads = 2, .max_conns_per_addr = 2 };
+	struct wf_addr a;
+	wf_server *s = server_with(&o, "127.0.0.1:0", &a);
+	int c1 = client(&a), c2 = client(&a), c3, other;
+
+	(void)state;
+	round_trip(c1, "one");
+	round_trip(c2, "two");
+	c3 = client(&a);
+	assert_true(closed_by_server(c3));
+	close(c3);
+	assert_int_equal(atomic_load(&refused[WF_REFUSE_PER_ADDR]), 1);
+	/* Another address has a count of its own. */
+	other = client_from(&a, "127.0.0.2:0");
+	round_trip(other, "elsewhere");
+	/* A closed connection gives its address a slot back. */
+	close(c2);
+	wait_closes(1);
+	c3 = client(&a);
+	round_trip(c3, "room again");
+	assert_int_equal(atomic_load(&refused[WF_REFUSE_PER_ADDR]), 1);
+	close(c1);
+	close(c3);
+	close(other);
+	wait_closes(4);
+	wf_server_free(s);
+}
+
+/* At max_conns a newcomer replaces the connection idle longest. */
+static void
+evict_makes_room_from_the_idle_longest(void **state)
+{
+	struct wf_server_opts o = { .max_conns = 2, .evict = 1 };
+	struct wf_addr a;
+	wf_server *s = server_with(&o, "127.0.0.1:0", &a);
+	int old = client(&a), recent = client(&a), fresh, late;
+
+	(void)state;
+	round_trip(old, "old");
+	round_trip(recent, "recent");
+	round_trip(old, "old again"); /* now recent is the idle longest */
+	fresh = client(&a);
+	round_trip(fresh, "fresh");
+	assert_true(closed_by_server(recent));
+	assert_int_equal(atomic_load(&evictions), 1);
+	round_trip(old, "kept");
+	/* Nothing may go (every one is busy): the newcomer is refused. */
+	atomic_store(&keep_idle, 1);
+	late = client(&a);
+	assert_true(closed_by_server(late));
+	assert_int_equal(atomic_load(&refused[WF_REFUSE_FULL]), 1);
+	assert_int_equal(wf_server_conns(s), 2);
+	round_trip(old, "still kept");
+	round_trip(fresh, "fresh kept");
+	close(late);
+	close(recent);
+	close(old);
+	close(fresh);
+	wait_closes(3);
+	wf_server_free(s);
+}
+
+static void
 idle_connections_time_out(void **state)
 {
 	struct timespec step = { 0, 30 * 1000000 };
@@ -309,6 +419,8 @@ main(void)
 		CASE(handoff_spreads_round_robin),
 		CASE(reuseport_listener_per_loop),
 		CASE(max_conns_closes_excess_at_once),
+		CASE(max_conns_per_addr_counts_addresses_not_ports),
+		CASE(evict_makes_room_from_the_idle_longest),
 		CASE(idle_connections_time_out),
 		CASE(on_idle_can_keep_a_connection),
 		CASE(ipv6_and_unix_listeners),

@@ -21,6 +21,7 @@ enum wf_close_reason {
 	WF_CLOSE_LOCAL,    /* wf_conn_close() or wf_conn_abort() */
 	WF_CLOSE_TIMEOUT,  /* idle timeout, or the close deadline passed */
 	WF_CLOSE_LIMIT,    /* input over its limit, or a protocol error */
+	WF_CLOSE_EVICTED,  /* a server at max_conns made room (server.h) */
 };
 
 struct wf_conn_cbs {

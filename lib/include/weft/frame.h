@@ -34,4 +34,7 @@ WF_EXPORT int wf_frame_decode(const wf_buf *in, uint32_t max,
 WF_EXPORT void wf_frame_header(unsigned char hdr[WF_FRAME_HDR], uint32_t len,
     uint16_t status, uint16_t flags);
 
+/* The length field of a header (WF_FRAME_HDR bytes at hdr). */
+WF_EXPORT uint32_t wf_frame_length(const void *hdr);
+
 #endif

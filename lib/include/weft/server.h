@@ -13,9 +13,27 @@
 
 typedef struct wf_server wf_server;
 
+/* Why a new connection was closed at once (on_refuse). */
+enum wf_refuse_reason {
+	WF_REFUSE_FULL = 1, /* max_conns, and nothing to evict */
+	WF_REFUSE_PER_ADDR, /* its address has max_conns_per_addr already */
+};
+
 struct wf_server_opts {
 	unsigned threads;          /* IO loops; 0: 1 */
-	unsigned max_conns;        /* 0: no limit; excess closed at once */
+	unsigned max_conns;        /* 0: no limit; see evict */
+	/*
+	 * 0: no limit. Connections from one IPv4 or IPv6 address (any port)
+	 * beyond it are closed at once; Unix peers are not counted.
+	 */
+	unsigned max_conns_per_addr;
+	/*
+	 * 0: at max_conns a new connection is closed at once. Non-zero: it
+	 * replaces the connection idle longest on the loop it is given to,
+	 * among those on_idle lets go (nothing in flight), which is closed
+	 * with WF_CLOSE_EVICTED; only when there is none is the new one closed.
+	 */
+	int evict;
 	uint64_t idle_timeout_ms;  /* 0: none; closes with WF_CLOSE_TIMEOUT */
 	int reuseport;             /* a listener per loop instead of handoff */
 	struct wf_listen_opts listen;
@@ -25,11 +43,16 @@ struct wf_server_opts {
 	/* On the connection's loop, before any data: may wf_conn_set_arg. */
 	void (*on_open)(wf_conn *c, void *arg);
 	/*
-	 * Optional: c has been idle for idle_timeout_ms. Return non-zero to
-	 * keep it (a request of its is still being worked on); its idle clock
-	 * restarts. Without the callback, or on 0, it is closed.
+	 * Optional: c has been idle for idle_timeout_ms, or is the candidate
+	 * for eviction. Return non-zero to keep it (a request of its is still
+	 * being worked on); its idle clock restarts. Without the callback, or
+	 * on 0, it is closed.
 	 */
 	int (*on_idle)(wf_conn *c, void *arg);
+	/* Optional: a new connection from peer was closed at once. Called on
+	 * an IO loop; peer is valid during the call only. */
+	void (*on_refuse)(const struct wf_addr *peer, enum wf_refuse_reason why,
+	    void *arg);
 };
 
 WF_EXPORT int wf_server_start(wf_server **sp, const struct wf_server_opts *o);

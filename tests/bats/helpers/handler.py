@@ -10,6 +10,7 @@
   extra       answer twice
   big         answer with a header claiming 1 GiB
   exit:N      exit with status N at once
+  spew:N      print N lines to stderr as fast as it can, then echo
 anything else is echoed. With --die-at-start it exits 3 at once."""
 import os
 import socket
@@ -74,6 +75,11 @@ def main():
             answer(sock, b"", length=1 << 30)
         elif verb == "exit":
             return int(arg)
+        elif verb == "spew":
+            for i in range(int(arg)):
+                sys.stderr.write("spew line %d\n" % i)
+            sys.stderr.flush()
+            answer(sock, body)
         else:
             answer(sock, body)
 

@@ -19,6 +19,7 @@ struct srv {
 	int mode;
 	uint32_t max;      /* FRAMES: largest payload */
 	int one_then_pause; /* FRAMES: answer one frame, then pause */
+	int pause_first;    /* the first call: pause, consume nothing */
 	int abort_in_data;
 	int closes, highs, drains, eofs;
 	enum wf_close_reason why;
@@ -35,6 +36,11 @@ on_data(wf_conn *c, wf_buf *in, void *arg)
 
 	if (s->abort_in_data) {
 		wf_conn_abort(c);
+		return;
+	}
+	if (s->pause_first) {
+		s->pause_first = 0;
+		wf_conn_pause(c);
 		return;
 	}
 	if (s->mode == ECHO) {
@@ -372,6 +378,39 @@ resume_delivers_what_was_buffered(void **state)
 	loop_free_clean(loop);
 }
 
+/*
+ * Paused with max_in bytes kept, and more arriving: the kept bytes go to
+ * on_data before the next read, which would otherwise find the buffer
+ * full and close the connection for input it was never offered.
+ */
+static void
+a_full_buffer_kept_while_paused_is_offered_first(void **state)
+{
+	wf_loop *loop = loop_new();
+	struct srv s = { .mode = FRAMES, .max = 100, .pause_first = 1 };
+	int peer = pair(loop, &s), i;
+	unsigned char four[4 * (WF_FRAME_HDR + 1)], back[sizeof(four)];
+
+	(void)state;
+	wf_conn_set_limits(s.c, 0, 2 * (WF_FRAME_HDR + 1), 1 << 20);
+	for (i = 0; i < 4; i++) {
+		wf_frame_header(four + i * 9, 1, (uint16_t)i, 0);
+		four[i * 9 + WF_FRAME_HDR] = (unsigned char)('a' + i);
+	}
+	assert_int_equal(write(peer, four, 18), 18);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(wf_loop_run_once(loop, 10), 0);
+	assert_int_equal(wf_buf_len(&s.c->in), 18); /* kept: a full buffer */
+	assert_int_equal(write(peer, four + 18, 18), 18);
+	wf_conn_resume(s.c);
+	read_all(loop, peer, back, sizeof(back));
+	assert_memory_equal(back, four, sizeof(four));
+	assert_int_equal(s.closes, 0);
+	wf_conn_abort(s.c);
+	close(peer);
+	loop_free_clean(loop);
+}
+
 /* With on_eof, a half-closed connection stays writable until closed. */
 static void
 half_closed_peer_still_gets_late_answers(void **state)
@@ -502,6 +541,7 @@ main(void)
 		CASE(graceful_close_delivers_10mb),
 		CASE(abort_inside_on_data),
 		CASE(resume_delivers_what_was_buffered),
+		CASE(a_full_buffer_kept_while_paused_is_offered_first),
 		CASE(half_closed_peer_still_gets_late_answers),
 		CASE(references_from_threads_while_conn_dies),
 	};

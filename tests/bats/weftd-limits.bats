@@ -219,8 +219,9 @@ attack_result() {
 	assert_output --regexp "^5 closed by the server"
 }
 
-@test "a header that claims 1 GiB costs what was sent, not 1 GiB" {
-	write_conf "" 2 "max_frame = 1g"
+@test "a frame being read costs what was sent: not its claim, not double" {
+	write_conf "" 2 "max_frame = 1g
+	max_buffered_per_client = 4g"
 	start_weftd
 	IDLE_KB=$(status_kb VmRSS)
 	exec 4> >(READY_FILE="$BATS_TEST_TMPDIR/p.ready" $HOSTILE "$ADDR" partial 50 1073741824 10 >/dev/null 3>&-)
@@ -228,9 +229,17 @@ attack_result() {
 	# weftd has read them once its status counts the 50 connections.
 	wait_for grep -q "^STATUS=50 connections" "$NLOG"
 	grown=$(($(status_kb VmRSS) - IDLE_KB))
-	exec 4>&-
 	echo "# 50 headers claiming 1 GiB each, 10 bytes sent: RSS +$grown KiB" >&3
 	[ "$grown" -lt 4096 ]
+	# 600 KiB of a 1 MiB frame on each of 50 more: 30 MiB, not 50 (the
+	# next power of two) or 100 (a doubling buffer's worst).
+	exec 5> >(READY_FILE="$BATS_TEST_TMPDIR/q.ready" $HOSTILE "$ADDR" partial 50 1048576 614400 >/dev/null 3>&-)
+	wait_for test -e "$BATS_TEST_TMPDIR/q.ready"
+	wait_for grep -q "^STATUS=100 connections.*, 29\.[0-9] MiB of" "$NLOG"
+	grown=$(($(status_kb VmRSS) - IDLE_KB))
+	echo "# and 50 frames with 600 KiB of 1 MiB sent: RSS +$((grown / 1024)) MiB" >&3
+	exec 4>&- 5>&-
+	[ "$grown" -lt $((50 * 600 + 4096)) ]
 }
 
 @test "every attack at once: RSS within the budget, a normal client served" {

@@ -63,9 +63,12 @@ $(BUILD)/paths.h: FORCE
 	@echo '#define WEFTD_CONF "$(SYSCONFDIR)/weft/weftd.conf"' > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
-$(BUILD)/lib/%.o: lib/src/%.c $(HEADERS) $(wildcard lib/src/*.h)
+# -MMD: each object depends on exactly the headers it includes.
+$(BUILD)/lib/%.o: lib/src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -fPIC -fvisibility=hidden -c -o $@ $<
+
+-include $(LIB_OBJ:.o=.d)
 
 $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(@D)
@@ -208,14 +211,17 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/weftd $(DESTDIR)$(BINDIR)/weft-cat \
 		$(DESTDIR)$(UNITDIR)/weftd.service $(DESTDIR)$(UNITDIR)/weftd.socket
-	rm -rf $(DESTDIR)$(LIBEXECDIR)
+	@# Only our files: LIBEXECDIR and INCLUDEDIR may be shared.
+	rm -f $(DESTDIR)$(LIBEXECDIR)/echo $(DESTDIR)$(LIBEXECDIR)/echo.py
+	rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
 	for m in $(MAN_PAGES); do \
 		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/weft/weftd.conf (remove it by hand)"
 	rm -f $(DESTDIR)$(LIBDIR)/libweft.a $(DESTDIR)$(LIBDIR)/libweft.so \
 		$(DESTDIR)$(LIBDIR)/libweft.so.$(SOVER) \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/weft.pc
-	rm -rf $(DESTDIR)$(INCLUDEDIR)/weft
+	rm -f $(HEADERS:lib/include/%=$(DESTDIR)$(INCLUDEDIR)/%)
+	rmdir $(DESTDIR)$(INCLUDEDIR)/weft 2>/dev/null || true
 
 clean:
 	rm -rf build lib/libweft.a lib/libweft.so lib/libweft.so.$(SOVER)

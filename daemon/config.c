@@ -341,14 +341,18 @@ on_error(cfg_t *cfg, const char *fmt, va_list ap)
  * comment, so errors after a comment named the wrong line. Comments are
  * blanked out here instead, newlines kept, and libconfuse parses the rest:
  * '#' and '//' to the end of the line, and C comments, outside quotes.
+ * Returns the line of a C comment that never ends, or 0.
  */
-static void
+static int
 blank_comments(char *p)
 {
 	char quote = 0;
 	enum { CODE, LINE, BLOCK } st = CODE;
+	int line = 1, opened = 0;
 
 	for (; *p; p++) {
+		if (*p == '\n')
+			line++;
 		if (quote) {
 			if (*p == '\\' && p[1])
 				p++;
@@ -362,7 +366,7 @@ blank_comments(char *p)
 			else if (*p == '#' || (p[0] == '/' && p[1] == '/'))
 				st = LINE;
 			else if (p[0] == '/' && p[1] == '*')
-				st = BLOCK, *p++ = ' ';
+				st = BLOCK, opened = line, *p++ = ' ';
 			if (st == CODE)
 				continue;
 		} else if (st == LINE && *p == '\n') {
@@ -374,11 +378,13 @@ blank_comments(char *p)
 		if (*p != '\n')
 			*p = ' ';
 	}
+	/* An unterminated comment would silently drop the rest of the file. */
+	return st == BLOCK ? opened : 0;
 }
 
-/* The whole file, NUL-terminated; NULL with errno set. */
+/* The whole file, NUL-terminated, its length in *lenp; NULL with errno set. */
 static char *
-slurp(const char *path)
+slurp(const char *path, size_t *lenp)
 {
 	FILE *f = fopen(path, "re");
 	char *buf = NULL;
@@ -408,6 +414,7 @@ slurp(const char *path)
 	}
 	fclose(f);
 	buf[len] = '\0';
+	*lenp = len;
 	return buf;
 fail:
 	e = errno;
@@ -561,7 +568,9 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		{ "handler|env", check_env },
 	};
 	struct errbuf e = { err, errlen, path };
-	char *text;
+	char *text, *nul, *q;
+	size_t len;
+	int line;
 	uint64_t v;
 	cfg_t *cfg, *h, *u;
 	unsigned long id;
@@ -570,11 +579,25 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 
 	memset(c, 0, sizeof(*c));
 	err[0] = '\0';
-	if ((text = slurp(path)) == NULL) {
+	if ((text = slurp(path, &len)) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	blank_comments(text);
+	/* libconfuse would stop at a NUL byte: the rest would be ignored. */
+	if ((nul = memchr(text, '\0', len)) != NULL) {
+		for (line = 1, q = text; q < nul; q++)
+			line += *q == '\n';
+		snprintf(err, errlen, "%s:%d: a NUL byte (is this a text file?)",
+		    path, line);
+		free(text);
+		return -1;
+	}
+	if ((line = blank_comments(text)) != 0) {
+		snprintf(err, errlen, "%s:%d: a /* comment is never closed",
+		    path, line);
+		free(text);
+		return -1;
+	}
 	if ((cfg = cfg_init(opts, CFGF_NONE)) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		free(text);

@@ -611,14 +611,16 @@ on_open(wf_conn *conn, void *arg)
 {
 	struct weftd *d = arg;
 	struct front *f = front_of(d, wf_conn_loop(conn));
-	struct client *c = calloc(1, sizeof(*c));
+	struct client *c = f ? calloc(1, sizeof(*c)) : NULL;
 
-	wf_conn_set_arg(conn, c);
-	if (c == NULL || f == NULL) {
+	if (c == NULL) {
+		/* on_close sees no client (arg NULL) and does nothing. */
+		wf_conn_set_arg(conn, NULL);
 		weftd_log(LOG_ERR, "out of memory for a connection");
 		wf_conn_abort(conn);
 		return;
 	}
+	wf_conn_set_arg(conn, c);
 	atomic_init(&c->refs, 1);
 	c->front = f;
 	c->conn = conn;

@@ -162,7 +162,9 @@ spawn_one(struct pool *p)
 	(void)fcntl(w->out, F_SETFL, O_NONBLOCK);
 	if ((rc = wf_io_start(d->main, &w->out_io, w->out, WF_READ, on_output,
 	    w)) < 0 || (rc = wf_timer_new(d->main, &w->kill_timer, on_kill,
-	    w)) < 0 || (rc = dispatch_worker_up(w, ch.sock)) < 0) {
+	    w)) < 0)
+		close(ch.sock); /* dispatch_worker_up() owns it from here on */
+	if (rc < 0 || (rc = dispatch_worker_up(w, ch.sock)) < 0) {
 		weftd_log(LOG_ERR, "worker %d: setting up: %s", (int)w->pid,
 		    strerror(-rc));
 		pool_retire(w, "set-up failed");

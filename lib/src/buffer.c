@@ -37,21 +37,25 @@ room(const wf_buf *b)
 int
 wf_buf_reserve(wf_buf *b, size_t n)
 {
-	size_t cap;
+	size_t cap, need;
 	char *p;
 
 	if (room(b) >= n)
 		return 0;
-	if (!(b->flags & WF__BUF_BORROWED) && b->cap >= WF_BUF_PREPEND &&
-	    b->cap - WF_BUF_PREPEND - b->len >= n) {
+	/* Checked in size_t, where these sums cannot wrap. */
+	if (n > UINT32_MAX)
+		return -ENOMEM;
+	need = (size_t)WF_BUF_PREPEND + b->len + n;
+	if (!(b->flags & WF__BUF_BORROWED) && b->cap >= need) {
+		/* Compact: the bytes go back to their usual place. */
 		memmove(b->data + WF_BUF_PREPEND, b->data + b->off, b->len);
 		b->off = WF_BUF_PREPEND;
 		return 0;
 	}
-	if (n > UINT32_MAX / 2 - WF_BUF_PREPEND - b->len)
+	if (need > UINT32_MAX)
 		return -ENOMEM;
 	cap = b->cap > 256 ? b->cap : 256;
-	while (cap < WF_BUF_PREPEND + b->len + n)
+	while (cap < need)
 		cap *= 2;
 	if (cap > UINT32_MAX)
 		cap = UINT32_MAX;

@@ -62,8 +62,10 @@ failed(wf_connect *r, int err)
 	}
 	r->err = err;
 	r->state = S_WAITING_RETRY;
-	if (wf_timer_start(r->timer, r->delay, 0) < 0)
-		finish(r, -1, ENOMEM);
+	if (wf_timer_start(r->timer, r->delay, 0) < 0) {
+		finish(r, -1, ENOMEM); /* frees r */
+		return;
+	}
 	r->delay = r->delay * 2 > r->o.backoff_max_ms ?
 	    r->o.backoff_max_ms : r->delay * 2;
 }

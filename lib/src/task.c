@@ -92,11 +92,16 @@ wf_loop_post(wf_loop *loop, wf_task_fn *fn, void *arg)
 	q->v[q->len].fn = fn;
 	q->v[q->len].arg = arg;
 	q->len++;
-	if (was_empty)
+	if (was_empty) {
 		atomic_store(&loop->queued, 1);
-	pthread_mutex_unlock(&loop->qlock);
-	if (was_empty)
+		/*
+		 * Under the lock: once the task is queued the loop may run
+		 * it and be freed, eventfd and all; wf__task_close() takes
+		 * the lock first, so it waits for this write.
+		 */
 		wf__task_wake(loop);
+	}
+	pthread_mutex_unlock(&loop->qlock);
 	return 0;
 }
 

@@ -66,9 +66,13 @@ ready_has_fresh_status() {
 	make -s --no-print-directory -C "$TOP" install DESTDIR="$DEST" >/dev/null
 	run tail -n 1 "$DEST/etc/weft/weftd.conf"
 	assert_output "# edited"
+	# A shared LIBEXECDIR or INCLUDEDIR keeps what is not ours.
+	touch "$DEST/usr/local/libexec/weft/theirs" "$DEST/usr/local/include/weft/theirs.h"
 	make -s --no-print-directory -C "$TOP" uninstall DESTDIR="$DEST" >/dev/null
-	run sh -c "cd '$DEST' && find . -type f"
-	assert_output "./etc/weft/weftd.conf"
+	run sh -c "cd '$DEST' && find . -type f | sort"
+	assert_output "./etc/weft/weftd.conf
+./usr/local/include/weft/theirs.h
+./usr/local/libexec/weft/theirs"
 }
 
 @test "the installed weftd runs with its installed config and answers" {

@@ -37,6 +37,65 @@ append_consume_prepend(void **state)
 	assert_int_equal(b.cap, 0);
 }
 
+/*
+ * Prepend into the front room of a full buffer, then grow: the room and
+ * the sizes must add up without wrapping (a heap overflow before).
+ * Each step is checked against a plain copy.
+ */
+static void
+prepend_into_a_full_buffer_then_grow(void **state)
+{
+	static const struct { char op; size_t n; } steps[][5] = {
+		{ { 'a', 240 }, { 'p', 8 }, { 'a', 1 } },
+		{ { 'a', 200 }, { 'p', 16 }, { 'a', 40 }, { 'p', 8 } },
+		{ { 'a', 10 }, { 'p', 16 }, { 'p', 16 }, { 'a', 300 }, { 'p', 3 } },
+	};
+	char shadow[1024], bytes[512];
+	size_t i, k, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(bytes); i++)
+		bytes[i] = (char)('A' + i % 26);
+	for (k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+		wf_buf b = WF_BUF_INIT;
+
+		len = 0;
+		for (i = 0; i < 5 && steps[k][i].op; i++) {
+			size_t n = steps[k][i].n;
+
+			if (steps[k][i].op == 'a') {
+				assert_int_equal(wf_buf_append(&b, bytes, n), 0);
+				memcpy(shadow + len, bytes, n);
+			} else {
+				assert_int_equal(wf_buf_prepend(&b, bytes + 100, n), 0);
+				memmove(shadow + n, shadow, len);
+				memcpy(shadow, bytes + 100, n);
+			}
+			len += n;
+			assert_int_equal(wf_buf_len(&b), len);
+			assert_true(b.off + b.len <= b.cap);
+			assert_memory_equal(wf_buf_peek(&b), shadow, len);
+		}
+		wf_buf_reset(&b, 1);
+	}
+	/* Sizes near 4 GiB are refused, not wrapped. */
+	{
+		wf_buf b = WF_BUF_INIT;
+
+		assert_int_equal(wf_buf_append(&b, "x", 1), 0);
+		assert_int_equal(wf_buf_reserve(&b, (size_t)UINT32_MAX - 8), -ENOMEM);
+		assert_int_equal(wf_buf_reserve(&b, SIZE_MAX), -ENOMEM);
+		assert_int_equal(wf_buf_len(&b), 1);
+		wf_buf_reset(&b, 1);
+	}
+	/* A buffer that never held anything peeks as NULL, not NULL + 0. */
+	{
+		wf_buf b = WF_BUF_INIT;
+
+		assert_null(wf_buf_peek(&b));
+	}
+}
+
 static void
 compaction_reuses_memory(void **state)
 {
@@ -194,6 +253,7 @@ main(void)
 		CASE(compaction_reuses_memory),
 		CASE(borrowed_bytes_are_copied_only_when_kept),
 		CASE(read_fd_spills_and_bounds),
+		CASE(prepend_into_a_full_buffer_then_grow),
 		CASE(decode_split_at_every_boundary),
 		CASE(decode_rejects_from_header_alone),
 	};

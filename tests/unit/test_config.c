@@ -180,6 +180,34 @@ bad_values_name_file_and_line(void **state)
 	}
 }
 
+/* Nothing is silently cut off: an open comment, a NUL byte. */
+static void
+truncation_is_an_error(void **state)
+{
+	static const char nul[] = "handler {\n command = { \"/bin/cat\" }\n}\n"
+	    "\0max_connections = 0\n";
+	struct weftd_config c;
+	char err[256], want[128];
+	int fd;
+
+	(void)state;
+	write_conf("handler {\n command = { \"/bin/cat\" }\n}\n/* note\n"
+	    "max_connections = 0\n");
+	assert_int_equal(weftd_config_load(path, &c, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:4: a /* comment is never closed", path);
+	assert_string_equal(err, want);
+	unlink(path);
+	snprintf(path, sizeof(path), "/tmp/weft-conf-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, nul, sizeof(nul) - 1), (ssize_t)sizeof(nul) - 1);
+	close(fd);
+	assert_int_equal(weftd_config_load(path, &c, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:4: a NUL byte", path);
+	assert_non_null(strstr(err, want));
+	unlink(path);
+}
+
 static void
 missing_file_and_missing_handler(void **state)
 {
@@ -256,6 +284,7 @@ main(void)
 		CASE(defaults_fill_the_rest),
 		CASE(bad_values_name_file_and_line),
 		CASE(missing_file_and_missing_handler),
+		CASE(truncation_is_an_error),
 		CASE(budgets_must_hold_a_frame),
 		CASE(units),
 	};

@@ -21,12 +21,17 @@
 typedef struct wf_buf {
 	char *data;
 	uint32_t cap, off, len;
-	uint32_t flags; /* internal */
+	uint32_t flags; /* internal to libweft: do not use */
 } wf_buf;
 
 #define WF_BUF_INIT { 0, 0, 0, 0, 0 }
 
-static inline const char *wf_buf_peek(const wf_buf *b) { return b->data + b->off; }
+/* The readable bytes (NULL for a buffer that never held any). */
+static inline const char *
+wf_buf_peek(const wf_buf *b)
+{
+	return b->data ? b->data + b->off : NULL;
+}
 static inline size_t wf_buf_len(const wf_buf *b) { return b->len; }
 
 /* Drop n readable bytes from the front (n <= len). */
@@ -37,7 +42,13 @@ WF_EXPORT void wf_buf_consume(wf_buf *b, size_t n);
 WF_EXPORT int wf_buf_reserve(wf_buf *b, size_t n);
 WF_EXPORT int wf_buf_append(wf_buf *b, const void *p, size_t n);
 
-/* Put n bytes in front of the readable ones; 0 or -ENOMEM. */
+/*
+ * Put n bytes in front of the readable ones; 0 or -ENOMEM. Up to
+ * WF_BUF_PREPEND bytes fit in the room kept in front without moving
+ * anything (the room is there after an append to an empty buffer, after
+ * compaction, and once consume has emptied it); more, or a second prepend
+ * into room already used, moves the readable bytes once.
+ */
 WF_EXPORT int wf_buf_prepend(wf_buf *b, const void *p, size_t n);
 
 /*

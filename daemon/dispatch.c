@@ -225,6 +225,7 @@ assign(struct dispatch *ds, struct worker *w, struct job *j)
 	j->next = NULL;
 	*w->tail = j;
 	w->tail = &j->next;
+	w->assigned++;
 	if (w->njobs++ == 0)
 		arm_worker_timer(ds, w);
 	ds->running++;

@@ -2,9 +2,10 @@
  * Handler processes. A worker lives from spawn to reap; in between it may
  * be retired (taken out of service: its requests answered with an error,
  * its socket closed, SIGTERM, and SIGKILL after a grace). A replacement is
- * started at once, unless workers keep dying within a second of starting:
- * then each start waits twice as long as the last (100 ms up to 30 s), so
- * a broken handler costs a log line now and then, not a fork storm.
+ * started at once, unless workers keep dying within a second of starting
+ * before any request reached them: then each start waits twice as long as
+ * the last (100 ms up to 30 s), so a broken handler costs a log line now
+ * and then, not a fork storm.
  *
  * A worker is freed only when reaped: its pid is never signalled after
  * waitpid() may have released it for reuse.
@@ -243,7 +244,13 @@ pool_retire(struct worker *w, const char *why)
 	}
 	if (p->stopping)
 		return;
-	if (w->served == 0 && now - w->started < QUICK_MS) {
+	/*
+	 * Back off only for a handler that cannot start: a worker that died
+	 * young before it was given any request. One a request killed is
+	 * replaced at once (the request got `worker failed`), and weftd's own
+	 * retirements (reload) are no failure at all.
+	 */
+	if (!w->old && w->assigned == 0 && now - w->started < QUICK_MS) {
 		delay = back_off(p, now);
 		if (p->quick_fails > 1)
 			weftd_log(LOG_WARNING, "workers keep failing at start "
@@ -386,12 +393,11 @@ pool_reload(struct weftd *d)
 		next = w->next;
 		if (w->retired)
 			continue;
-		if (w->njobs == 0) {
+		w->old = true;
+		if (w->njobs == 0)
 			pool_retire(w, "reload");
-		} else {
-			w->old = true;
+		else
 			dispatch_worker_quiesce(w);
-		}
 	}
 	fill(p);
 }

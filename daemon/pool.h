@@ -20,12 +20,14 @@ struct worker {
 	wf_timer *kill_timer;       /* SIGKILL after the grace */
 	uint64_t started;           /* main loop ms */
 	unsigned long served;
+	unsigned long assigned;     /* requests sent to it, ever */
 	const char *why;            /* why it was retired, for the exit log */
 	bool retired, exited;
 	bool eof;                   /* it closed its socket: likely exiting */
 	bool termed;                /* SIGTERM sent */
 	bool old;                   /* of a previous configuration: retire
-	                               once its requests are answered */
+	                               once its requests are answered (weftd's
+	                               own retirement: never a failure) */
 	size_t linelen;
 	char line[WORKER_LINE];
 	struct weftd_rl out_rl;     /* its output lines in the log */

@@ -117,6 +117,37 @@ nworkers_is() {
 	assert_equal "$(grep -c 'worker [0-9]* started' "$LOG")" 4
 }
 
+@test "requests that kill their workers cost no backoff: others are served" {
+	write_conf "$PY_HANDLER" 2
+	start_weftd
+	# Twelve crashes in a row, each a request's doing, each within 1 s of
+	# the worker's start.
+	for i in $(seq 1 12); do
+		run $CLIENT "$ADDR" send "exit:1"
+		assert_line --index 0 "4 worker failed"
+	done
+	run timeout 5 $CLIENT "$ADDR" send "served" "at once"
+	assert_success
+	assert_line --index 0 "0 served"
+	assert_line --index 1 "0 at once"
+	run grep "keep failing at start" "$LOG"
+	assert_output ""
+}
+
+@test "two reloads close together never count as failing workers" {
+	write_conf "" 8
+	start_weftd
+	kill -HUP "$WPID"
+	wait_for grep -q "reload: 8 workers" "$LOG"
+	kill -HUP "$WPID"
+	wait_for sh -c "[ \$(grep -c 'reload: 8 workers' '$LOG') -eq 2 ]"
+	wait_for nworkers_is 8
+	run timeout 5 $CLIENT "$ADDR" send "after two reloads"
+	assert_line --index 0 "0 after two reloads"
+	run grep "keep failing at start" "$LOG"
+	assert_output ""
+}
+
 @test "a handler that cannot be executed stops weftd at start" {
 	write_conf "\"$BATS_TEST_TMPDIR\"" 1
 	run timeout 10 "$WEFTD" -f -c "$CONF"

@@ -9,7 +9,7 @@ load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 load 'helpers/weftd'
 
-HOSTILE="timeout 120 $PYTHON $HELPERS/hostile.py"
+HOSTILE="timeout 320 $PYTHON $HELPERS/hostile.py"
 # What weftd may hold beyond max_buffered: its threads' allocator arenas
 # and stacks, and one read (64 KiB) per IO loop past the mark (weftd.conf(5)).
 SLACK_KB=$((16 * 1024))
@@ -24,17 +24,22 @@ status_kb() { # FIELD: VmRSS or VmHWM of weftd, in KiB
 	sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$WPID/status"
 }
 
+# A sanitizer's allocator keeps freed memory in quarantine on purpose.
+rss_judged() {
+	case "$BUILD" in
+	*/asan|*/tsan) return 1 ;;
+	esac
+}
+
 # weftd's peak RSS since the test's idle reading is within budget + slack.
 assert_rss_within() { # BUDGET_KB WHAT
 	local hwm grown
 	hwm=$(status_kb VmHWM)
 	grown=$((hwm - IDLE_KB))
-	# A sanitizer's allocator keeps freed memory in quarantine on purpose.
-	case "$BUILD" in
-	*/asan|*/tsan)
+	if ! rss_judged; then
 		echo "# $2: RSS +$((grown / 1024)) MiB, not judged under a sanitizer" >&3
-		return 0 ;;
-	esac
+		return 0
+	fi
 	echo "# $2: RSS +$((grown / 1024)) MiB above idle ($((IDLE_KB / 1024)) MiB), bound $(($1 / 1024)) + $((SLACK_KB / 1024)) MiB" >&3
 	[ "$grown" -le $(($1 + SLACK_KB)) ] ||
 	    fail "RSS grew by $grown KiB, over $1 + $SLACK_KB KiB"
@@ -72,12 +77,13 @@ attack_result() {
 	  request_timeout = 4s"
 	start_weftd
 	IDLE_KB=$(status_kb VmRSS)
-	run $HOSTILE "$ADDR" flood 8 "sleep:2" 127 1048576 60
+	# (A sanitizer's weftd is slow enough for the handler to echo most.)
+	run $HOSTILE "$ADDR" flood 8 "sleep:2" 63 1048576 300
 	echo "# flood: $output" >&3
 	assert_success
-	assert_output --partial "1024 answered in order"
+	assert_output --partial "512 answered in order"
 	# The default budget: 64 x max_frame.
-	assert_rss_within $((64 * 1024)) "8 x 128 MiB behind a slow request"
+	assert_rss_within $((64 * 1024)) "8 x 64 MiB behind a slow request"
 }
 
 @test "clients that never read are held to their share, then closed by send_timeout" {
@@ -230,7 +236,7 @@ attack_result() {
 	wait_for grep -q "^STATUS=50 connections" "$NLOG"
 	grown=$(($(status_kb VmRSS) - IDLE_KB))
 	echo "# 50 headers claiming 1 GiB each, 10 bytes sent: RSS +$grown KiB" >&3
-	[ "$grown" -lt 4096 ]
+	! rss_judged || [ "$grown" -lt 4096 ]
 	# 600 KiB of a 1 MiB frame on each of 50 more: 30 MiB, not 50 (the
 	# next power of two) or 100 (a doubling buffer's worst).
 	exec 5> >(READY_FILE="$BATS_TEST_TMPDIR/q.ready" $HOSTILE "$ADDR" partial 50 1048576 614400 >/dev/null 3>&-)
@@ -239,7 +245,7 @@ attack_result() {
 	grown=$(($(status_kb VmRSS) - IDLE_KB))
 	echo "# and 50 frames with 600 KiB of 1 MiB sent: RSS +$((grown / 1024)) MiB" >&3
 	exec 4>&- 5>&-
-	[ "$grown" -lt $((50 * 600 + 4096)) ]
+	! rss_judged || [ "$grown" -lt $((50 * 600 + 4096)) ]
 }
 
 @test "every attack at once: RSS within the budget, a normal client served" {

@@ -192,7 +192,7 @@ go_on(struct client *c, unsigned why)
 	if (!(c->stop & why))
 		return;
 	c->stop &= ~why;
-	if (c->stop || c->closing || c->conn == NULL)
+	if (c->stop || c->discard || c->conn == NULL)
 		return;
 	if (c->partial || c->lib_in)
 		c->frame_t0 = wf_loop_now(c->front->loop);
@@ -226,11 +226,15 @@ front_budget_freed(void *arg)
 	}
 }
 
-/* Close once nothing is owed to the client. */
+/*
+ * Close once nothing is owed to the client, when it will send nothing more
+ * that counts: its input is dropped, or it has ended (everything it sent
+ * was read; a frame left incomplete never will be).
+ */
 static void
 maybe_close(struct client *c)
 {
-	if (c->closing && c->inflight == 0 && c->conn)
+	if ((c->discard || c->eof) && c->inflight == 0 && c->conn)
 		wf_conn_close(c->conn, LINGER_MS);
 }
 
@@ -244,11 +248,11 @@ drop_partial(struct client *c)
 	c->have = 0;
 }
 
-/* Read no more: what is owed is answered, then the connection closes. */
+/* Drop its input: what is owed is answered, then the connection closes. */
 static void
-stop_for_good(struct client *c)
+discard_input(struct client *c)
 {
-	c->closing = true;
+	c->discard = true;
 	c->frame_t0 = 0;
 	if (c->conn)
 		wf_conn_pause(c->conn);
@@ -308,7 +312,7 @@ bad_request(struct front *f, struct client *c, const wf_buf *in, int rc)
 	else
 		n = snprintf(msg, sizeof(msg), "frame flags must be 0");
 	count_close(c, CLOSE_BAD_REQUEST, msg);
-	stop_for_good(c);
+	discard_input(c);
 	if ((j = job_new(c, c->next_seq++, WF_FRAME_HDR + (uint32_t)n)) == NULL) {
 		wf_conn_abort(c->conn);
 		return;
@@ -407,7 +411,7 @@ on_data(wf_conn *conn, wf_buf *in, void *arg)
 	struct wf_frame fr;
 	int rc;
 
-	if (c->closing) {
+	if (c->discard) {
 		wf_buf_consume(in, wf_buf_len(in));
 		set_lib_in(c, 0);
 		return;
@@ -574,11 +578,11 @@ on_tick(wf_timer *t, void *arg)
 		next = c->next;
 		if (c->conn == NULL)
 			continue;
-		if (c->frame_t0 && c->stop == 0 && !c->closing &&
+		if (c->frame_t0 && c->stop == 0 && !c->discard && !c->eof &&
 		    now - c->frame_t0 >= f->frame_ms) {
 			/* Answer what it sent whole, then close. */
 			count_close(c, CLOSE_FRAME_TIMEOUT, NULL);
-			stop_for_good(c);
+			discard_input(c);
 			maybe_close(c);
 			continue;
 		}
@@ -638,10 +642,8 @@ on_open(wf_conn *conn, void *arg)
 	atomic_fetch_add(&d->clients, 1);
 	if (f->starved)
 		stop_reading(c, STOP_BUDGET);
-	if (atomic_load(&d->draining)) {
-		c->closing = true;
-		maybe_close(c);
-	}
+	if (atomic_load(&d->draining))
+		wf_conn_shutdown_read(conn);
 }
 
 static void
@@ -658,7 +660,7 @@ on_close(wf_conn *conn, enum wf_close_reason why, int err, void *arg)
 	f = c->front;
 	if (why == WF_CLOSE_EVICTED)
 		count_close(c, CLOSE_EVICTED, NULL);
-	else if (why == WF_CLOSE_TIMEOUT && !c->closing)
+	else if (why == WF_CLOSE_TIMEOUT && !c->discard && !c->eof)
 		count_close(c, CLOSE_IDLE, NULL);
 	c->conn = NULL;
 	atomic_store(&c->gone, true);
@@ -681,14 +683,18 @@ on_close(wf_conn *conn, enum wf_close_reason why, int err, void *arg)
 	client_unref(c);
 }
 
-/* The client sent all it will (half-close): answer it all, then close. */
+/*
+ * Everything the client sent has been read (it half-closed, or weftd
+ * drains): answer every request in it, then close.
+ */
 static void
 on_eof(wf_conn *conn, void *arg)
 {
 	struct client *c = arg;
 
 	(void)conn;
-	c->closing = true;
+	c->eof = true;
+	c->frame_t0 = 0;
 	maybe_close(c);
 }
 
@@ -904,10 +910,11 @@ drain_loop(void *arg)
 	struct front *f = arg;
 	struct client *c, *next;
 
+	/* Each is read to its end: every request in it is answered. */
 	for (c = f->clients; c; c = next) {
 		next = c->next;
-		stop_for_good(c);
-		maybe_close(c);
+		if (c->conn)
+			wf_conn_shutdown_read(c->conn);
 	}
 }
 

@@ -93,7 +93,9 @@ struct client {
 	uint64_t appended;   /* bytes given to wf_conn_sendv, ever */
 	struct { uint64_t end, at; } marks[8];
 	unsigned nmarks;
-	bool closing; /* read no more; close once nothing is owed */
+	/* Either: answer what is owed, then close. */
+	bool discard; /* drop its input: it broke the protocol or a deadline */
+	bool eof;     /* no more input: it half-closed, or weftd drains */
 	bool dirty;   /* on the loop's dirty list */
 };
 

@@ -36,6 +36,7 @@ enum {
 	C_HIGH = 0x20,     /* on_high_water called since the last drain */
 	C_IN_DATA = 0x40,  /* inside on_data */
 	C_CORKED = 0x80,   /* on_data wrote once already: queue, flush after */
+	C_EOF_LATER = 0x100, /* end of input seen; input kept is offered first */
 };
 
 static void teardown(wf_conn *c, enum wf_close_reason why, int err);
@@ -181,6 +182,28 @@ peer_eof(wf_conn *c)
 		teardown(c, WF_CLOSE_PEER, 0);
 }
 
+/*
+ * End of input (the peer's, or wf_conn_shutdown_read): input already kept
+ * goes to on_data first, and the end is reported only once the caller has
+ * had it all and is not paused; a pause defers it to the resume.
+ */
+static void
+end_of_input(wf_conn *c)
+{
+	c->flags |= C_PEER_EOF;
+	if (c->in.len && !(c->flags & C_CLOSING)) {
+		c->flags |= C_EOF_LATER;
+		if (!(c->flags & C_PAUSED))
+			deliver(c);
+		if (c->flags & (C_CLOSED | C_PAUSED))
+			return;
+	}
+	c->flags &= ~C_EOF_LATER;
+	if (!(c->flags & C_CLOSED) && c->in.len == 0)
+		wf_buf_reset(&c->in, 1);
+	peer_eof(c);
+}
+
 static void
 readable(wf_conn *c)
 {
@@ -228,7 +251,7 @@ readable(wf_conn *c)
 		}
 	}
 	if (n == 0)
-		peer_eof(c);
+		end_of_input(c);
 	else if (n == -ENOBUFS)
 		teardown(c, WF_CLOSE_LIMIT, ENOBUFS);
 	else if (n < 0 && n != -EAGAIN)
@@ -370,11 +393,40 @@ static void
 redeliver(wf_conn *c, void *arg)
 {
 	(void)arg;
-	if (c && !(c->flags & (C_PAUSED | C_CLOSING | C_CLOSED)) && c->in.len) {
+	if (c == NULL || (c->flags & (C_PAUSED | C_CLOSING | C_CLOSED)))
+		return;
+	if (c->flags & C_EOF_LATER) {
+		end_of_input(c);
+		return;
+	}
+	if (c->in.len) {
 		deliver(c);
 		if (!(c->flags & C_CLOSED) && c->in.len == 0)
 			wf_buf_reset(&c->in, 1);
 	}
+}
+
+/* Later, from a task: never from inside the caller's own call. */
+static void
+post_redeliver(wf_conn *c)
+{
+	wf_conn_ref *r;
+
+	if ((r = wf_conn_ref_get(c)) != NULL) {
+		wf_conn_ref_call(r, redeliver, NULL);
+		wf_conn_ref_put(r);
+	}
+}
+
+void
+wf_conn_shutdown_read(wf_conn *c)
+{
+	if (c->flags & (C_PEER_EOF | C_CLOSING | C_CLOSED))
+		return;
+	c->flags |= C_PEER_EOF | C_EOF_LATER;
+	update_interest(c);
+	if (!(c->flags & C_PAUSED))
+		post_redeliver(c);
 }
 
 void
@@ -389,20 +441,16 @@ wf_conn_pause(wf_conn *c)
 void
 wf_conn_resume(wf_conn *c)
 {
-	wf_conn_ref *r;
-
 	if (!(c->flags & C_PAUSED) || (c->flags & C_CLOSED))
 		return;
 	c->flags &= ~C_PAUSED;
 	update_interest(c);
 	/*
-	 * Input buffered while paused gets no new readiness event: hand it
-	 * over from a task, not from inside this call.
+	 * Input buffered while paused, or an end of input held back, gets no
+	 * new readiness event: hand it over from a task.
 	 */
-	if (c->in.len && (r = wf_conn_ref_get(c)) != NULL) {
-		wf_conn_ref_call(r, redeliver, NULL);
-		wf_conn_ref_put(r);
-	}
+	if (c->in.len || (c->flags & C_EOF_LATER))
+		post_redeliver(c);
 }
 
 void

@@ -63,6 +63,25 @@ all_gone() {
 	assert_line --partial "stopped"
 }
 
+@test "SIGTERM answers the complete requests still in weftd's buffers" {
+	write_conf "$PY_HANDLER" 1 "max_pipeline = 2"
+	start_weftd
+	# Two go to the worker; eight are read but wait for room.
+	SENT_FILE="$BATS_TEST_TMPDIR/sent" $CLIENT "$ADDR" send "sleep:0.5" \
+	    $(seq 2 10) >"$BATS_TEST_TMPDIR/out" &
+	wait_for test -e "$BATS_TEST_TMPDIR/sent"
+	wait_for log_has_at_least 1 ': sleeping'
+	stop_weftd
+	assert_equal "$WSTATUS" 0
+	wait_for grep -q closed "$BATS_TEST_TMPDIR/out"
+	run cat "$BATS_TEST_TMPDIR/out"
+	assert_line --index 0 "0 sleep:0.5"
+	for i in $(seq 2 10); do
+		assert_line --index $((i - 1)) "0 $i"
+	done
+	assert_line --index 10 "closed"
+}
+
 @test "while draining, new connections are refused" {
 	write_conf "$PY_HANDLER" 1
 	start_weftd

@@ -137,3 +137,20 @@ teardown() {
 	assert_line --index 2 "0 third"
 	assert_line --index 3 "closed"
 }
+
+@test "a half-close past max_pipeline loses no answer" {
+	write_conf "" 2 "max_pipeline = 8"
+	start_weftd
+	# The ninth waits in weftd's buffer, read already, when the end of
+	# file arrives: it is answered too. Every try.
+	for try in $(seq 1 20); do
+		run $CLIENT "$ADDR" halfclose 1 2 3 4 5 6 7 8 9
+		assert_success
+		assert_line --index 8 "0 9"
+		assert_line --index 9 "closed"
+	done
+	run $CLIENT "$ADDR" halfclose $(seq 1 200)
+	assert_success
+	assert_line --index 199 "0 200"
+	assert_line --index 200 "closed"
+}

@@ -411,12 +411,101 @@ a_full_buffer_kept_while_paused_is_offered_first(void **state)
 	loop_free_clean(loop);
 }
 
+static const struct wf_conn_cbs eof_cbs = { .on_data = on_data,
+    .on_close = on_close, .on_eof = on_eof };
+
+/* Run the loop until the peer has n bytes, or a second passes. */
+static void
+spin(wf_loop *loop, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		assert_int_equal(wf_loop_run_once(loop, 10), 0);
+}
+
+/*
+ * The peer sends three frames and half-closes; the caller pauses after
+ * each. The end is reported only after all three were offered, each after
+ * a resume: none is lost to an early end of file.
+ */
+static void
+end_of_input_waits_for_what_was_kept(void **state)
+{
+	wf_loop *loop = loop_new();
+	struct srv s = { .mode = FRAMES, .max = 100, .one_then_pause = 1 };
+	unsigned char three[3 * (WF_FRAME_HDR + 1)], back[sizeof(three)];
+	int sv[2], i;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(wf_conn_adopt(loop, &s.c, sv[0], &eof_cbs, &s), 0);
+	for (i = 0; i < 3; i++) {
+		wf_frame_header(three + i * 9, 1, (uint16_t)i, 0);
+		three[i * 9 + WF_FRAME_HDR] = (unsigned char)('a' + i);
+	}
+	assert_int_equal(write(sv[1], three, sizeof(three)), (ssize_t)sizeof(three));
+	assert_int_equal(shutdown(sv[1], SHUT_WR), 0);
+	for (i = 0; i < 3; i++) {
+		read_all(loop, sv[1], back + i * 9, 9);
+		spin(loop, 5);
+		assert_int_equal(s.eofs, 0);
+		assert_int_equal(s.closes, 0);
+		wf_conn_resume(s.c);
+	}
+	spin(loop, 5);
+	assert_int_equal(s.eofs, 1);
+	assert_memory_equal(back, three, sizeof(three));
+	wf_conn_abort(s.c);
+	close(sv[1]);
+	loop_free_clean(loop);
+}
+
+/* shutdown_read: no more reads, what was kept is offered, then on_eof. */
+static void
+shutdown_read_offers_what_was_kept_then_ends(void **state)
+{
+	wf_loop *loop = loop_new();
+	struct srv s = { .mode = FRAMES, .max = 100, .one_then_pause = 1 };
+	unsigned char two[2 * (WF_FRAME_HDR + 1)], back[sizeof(two)];
+	int sv[2], i;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(wf_conn_adopt(loop, &s.c, sv[0], &eof_cbs, &s), 0);
+	for (i = 0; i < 2; i++) {
+		wf_frame_header(two + i * 9, 1, (uint16_t)i, 0);
+		two[i * 9 + WF_FRAME_HDR] = (unsigned char)('x' + i);
+	}
+	assert_int_equal(write(sv[1], two, sizeof(two)), (ssize_t)sizeof(two));
+	read_all(loop, sv[1], back, 9); /* the second is kept: paused */
+	wf_conn_shutdown_read(s.c);
+	/* Sent after the shutdown: never read. */
+	assert_int_equal(write(sv[1], two, 9), 9);
+	spin(loop, 5);
+	assert_int_equal(s.eofs, 0);
+	wf_conn_resume(s.c);
+	read_all(loop, sv[1], back + 9, 9);
+	spin(loop, 5);
+	assert_int_equal(s.eofs, 0); /* it paused again: not the end yet */
+	wf_conn_resume(s.c);
+	spin(loop, 5);
+	assert_int_equal(s.eofs, 1);
+	assert_memory_equal(back, two, sizeof(two));
+	assert_int_equal(wf_buf_len(&s.c->in), 0);
+	/* Still writable. */
+	assert_int_equal(wf_conn_send(s.c, "w", 1), 0);
+	read_all(loop, sv[1], back, 1);
+	assert_int_equal(back[0], 'w');
+	wf_conn_abort(s.c);
+	close(sv[1]);
+	loop_free_clean(loop);
+}
+
 /* With on_eof, a half-closed connection stays writable until closed. */
 static void
 half_closed_peer_still_gets_late_answers(void **state)
 {
-	static const struct wf_conn_cbs eof_cbs = { .on_data = on_data,
-	    .on_close = on_close, .on_eof = on_eof };
 	wf_loop *loop = loop_new();
 	struct srv s = { .mode = ECHO };
 	char back[7];
@@ -542,6 +631,8 @@ main(void)
 		CASE(abort_inside_on_data),
 		CASE(resume_delivers_what_was_buffered),
 		CASE(a_full_buffer_kept_while_paused_is_offered_first),
+		CASE(end_of_input_waits_for_what_was_kept),
+		CASE(shutdown_read_offers_what_was_kept_then_ends),
 		CASE(half_closed_peer_still_gets_late_answers),
 		CASE(references_from_threads_while_conn_dies),
 	};

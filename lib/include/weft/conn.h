@@ -41,9 +41,10 @@ struct wf_conn_cbs {
 	    void *arg);
 	/*
 	 * Optional: the peer half-closed (end of file after everything it
-	 * sent was delivered). The connection stays open for sending; close
-	 * it when done. Without this callback it closes by itself, once the
-	 * output already queued is written.
+	 * sent was delivered, and the caller is not paused), or
+	 * wf_conn_shutdown_read() was called. The connection stays open for
+	 * sending; close it when done. Without this callback it closes by
+	 * itself, once the output already queued is written.
 	 */
 	void (*on_eof)(wf_conn *c, void *arg);
 };
@@ -68,9 +69,22 @@ WF_EXPORT int wf_conn_sendv(wf_conn *c, const struct iovec *iov, int iovcnt);
 WF_EXPORT int wf_conn_send_frame(wf_conn *c, uint16_t status, uint16_t flags,
     const void *payload, size_t n);
 
-/* Stop and restart reading (backpressure). */
+/*
+ * Stop and restart reading (backpressure). Input read before a pause and
+ * not consumed is offered again after the resume; so is an end of input
+ * seen meanwhile, which on_eof (or the close without it) reports only
+ * after everything the peer sent has been offered.
+ */
 WF_EXPORT void wf_conn_pause(wf_conn *c);
 WF_EXPORT void wf_conn_resume(wf_conn *c);
+
+/*
+ * Read no more from the socket, as if the peer had half-closed: what was
+ * read already is still offered to on_data (after a resume, if paused),
+ * then on_eof is called, from a task, never inside this call. The
+ * connection stays writable. A server draining uses it.
+ */
+WF_EXPORT void wf_conn_shutdown_read(wf_conn *c);
 
 /*
  * Limits: on_high_water above high (default 1 MiB, 0: never); input

@@ -489,6 +489,14 @@ budgets(cfg_t *cfg, struct weftd_config *c, const char *path, char *err,
 	}
 	c->max_buffered = total;
 	c->max_buffered_per_client = client;
+	/* What a worker's socket may have to hold: a buffer holds < 4 GiB. */
+	if ((uint64_t)cfg_getint(cfg_getsec(cfg, "handler"), "pipeline") *
+	    frame > UINT32_MAX) {
+		snprintf(err, errlen, "%s: pipeline x max_frame (%s) is over "
+		    "4 GiB: the requests one worker may be sent must fit its "
+		    "socket's buffer", path, cfg_getstr(cfg, "max_frame"));
+		return -1;
+	}
 	return 0;
 }
 

@@ -137,7 +137,8 @@ spawn_one(struct pool *p)
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return -ENOMEM;
-	rc = weftd_spawn(d->cfg.handler.argv, d->cfg.handler.env, &ch, err,
+	rc = weftd_spawn(d->cfg.handler.argv, d->cfg.handler.env,
+	    d->cfg.max_frame, &ch, err,
 	    sizeof(err));
 	if (rc < 0) {
 		weftd_log(LOG_ERR, "starting handler %s: %s",

@@ -70,11 +70,11 @@ fail:
 }
 
 int
-weftd_spawn(char *const argv[], char *const env[], struct weftd_child *c,
-    char *err, size_t errlen)
+weftd_spawn(char *const argv[], char *const env[], uint32_t max_frame,
+    struct weftd_child *c, char *err, size_t errlen)
 {
-	char *envp[MAX_ENV + 2];
-	int sv[2], outp[2], errp[2], e = 0, n = 0, rc;
+	char *envp[MAX_ENV + 3], frame[32];
+	int sv[2], outp[2], errp[2], e = 0, n = 0, i, rc;
 	pid_t parent = getpid(), pid;
 	ssize_t r;
 
@@ -84,12 +84,14 @@ weftd_spawn(char *const argv[], char *const env[], struct weftd_child *c,
 		snprintf(err, errlen, "handler command must be an absolute path");
 		return -EINVAL;
 	}
-	/* First: getenv() returns the first match, so env cannot override it. */
+	/* First: getenv() returns the first match, so env cannot override them. */
 	envp[n++] = (char *)(uintptr_t)"WEFT_FD=3";
-	while (env && env[n - 1] && n <= MAX_ENV) {
-		envp[n] = env[n - 1];
-		n++;
+	if (max_frame) {
+		snprintf(frame, sizeof(frame), "WEFT_MAX_FRAME=%u", max_frame);
+		envp[n++] = frame;
 	}
+	for (i = 0; env && env[i] && i < MAX_ENV; i++)
+		envp[n++] = env[i];
 	envp[n] = NULL;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		rc = -errno;

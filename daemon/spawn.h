@@ -3,6 +3,7 @@
 #define WEFTD_SPAWN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct weftd_child {
@@ -13,13 +14,15 @@ struct weftd_child {
 
 /*
  * Fork and exec argv[0] (an absolute path) with argv, an environment of
- * env plus WEFT_FD=3, the worker socket on fd 3, stdin from /dev/null,
+ * env plus WEFT_FD=3 and WEFT_MAX_FRAME (when max_frame is not 0: the
+ * largest request it may be sent), the worker socket on fd 3, stdin from /dev/null,
  * stdout and stderr on a pipe, no other descriptor, default signal
  * dispositions, an empty signal mask, and SIGKILL when weftd dies. Returns
  * 0, or -errno with err naming the failing call (an exec failure is
  * reported here, not discovered later). Our fds are close-on-exec.
  */
-int weftd_spawn(char *const argv[], char *const env[], struct weftd_child *c,
+int weftd_spawn(char *const argv[], char *const env[], uint32_t max_frame,
+    struct weftd_child *c,
     char *err, size_t errlen);
 
 #endif

@@ -11,7 +11,8 @@ import struct
 import sys
 
 HEADER = struct.Struct("!IHH")
-MAX_FRAME = 16 << 20
+# weftd says how large a request it may send.
+MAX_FRAME = int(os.environ.get("WEFT_MAX_FRAME", 16 << 20))
 
 
 def read_exact(sock, n):

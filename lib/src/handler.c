@@ -18,6 +18,22 @@
 #define DEFAULT_MAX (16u << 20)
 #define BATCH_MAX (64u << 10)
 
+/* $WEFT_MAX_FRAME, the largest request weftd may send; else 16 MiB. */
+static uint32_t
+default_max(void)
+{
+	const char *s = getenv("WEFT_MAX_FRAME");
+	unsigned long long v;
+	char *end;
+
+	if (s && *s >= '0' && *s <= '9') {
+		v = strtoull(s, &end, 10);
+		if (*end == '\0' && v > 0 && v <= UINT32_MAX - WF_FRAME_HDR)
+			return (uint32_t)v;
+	}
+	return DEFAULT_MAX;
+}
+
 int
 wf_handler_fd(void)
 {
@@ -59,7 +75,7 @@ wf_handler_run(int fd, uint32_t max_frame, wf_handler_fn *fn, void *arg)
 	if (fn == NULL)
 		return -EINVAL;
 	if (max_frame == 0)
-		max_frame = DEFAULT_MAX;
+		max_frame = default_max();
 	rc = wf_frame_decode(&in, max_frame, &f);
 	for (;;) {
 		while (rc == 0) {

@@ -60,6 +60,16 @@ teardown() {
 	assert_output "200 connections answered"
 }
 
+@test "a 70 MiB request passes with max_frame = 128m, through the C SDK" {
+	write_conf "" 1 "max_frame = 128m"
+	start_weftd
+	run timeout 120 "$PYTHON" "$HELPERS/hostile.py" "$ADDR" flood 1 first 1 $((70 << 20)) 60
+	assert_success
+	assert_output --partial "2 answered in order (1 x status 0)"
+	run grep "retired\|does not read" "$LOG"
+	assert_output ""
+}
+
 @test "a Unix socket listener serves requests" {
 	write_conf "" 1
 	sed -i "s|^listen = .*|listen = { \"unix:$BATS_TEST_TMPDIR/w.sock\" }|" "$CONF"
@@ -105,8 +115,8 @@ teardown() {
 	run $CLIENT "$ADDR" send env pid
 	assert_success
 	# Python sets LC_CTYPE itself when the locale is C (PEP 538).
-	assert_equal "$(echo "$output" | grep -v '^LC_CTYPE=' | head -n 2)" \
-	    "$(printf '0 GREETING=hi there\nWEFT_FD=3')"
+	assert_equal "$(echo "$output" | grep -v '^LC_CTYPE=' | head -n 3)" \
+	    "$(printf '0 GREETING=hi there\nWEFT_FD=3\nWEFT_MAX_FRAME=1048576')"
 	pid=$(echo "$output" | sed -n 's/^0 \([0-9][0-9]*\)$/\1/p')
 	[ -n "$pid" ]
 	assert_equal "$(echo $(ls /proc/$pid/fd | sort -n))" "0 1 2 3"

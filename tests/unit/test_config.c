@@ -245,6 +245,11 @@ budgets_must_hold_a_frame(void **state)
 	assert_int_equal(weftd_config_load(path, &c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "max_buffered (131072 bytes) is less than "
 	    "max_buffered_per_client (262144"));
+	/* What cannot work is refused: 8 frames of 1g to one worker. */
+	write_conf("max_frame = 1g\nhandler {\n command = { \"/bin/cat\" }\n"
+	    " pipeline = 8\n}\n");
+	assert_int_equal(weftd_config_load(path, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "pipeline x max_frame (1g) is over 4 GiB"));
 	/* Derived from a larger max_frame, both follow it. */
 	write_conf("max_frame = 8m\nhandler {\n command = { \"/bin/cat\" }\n}\n");
 	assert_int_equal(weftd_config_load(path, &c, err, sizeof(err)), 0);

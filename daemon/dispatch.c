@@ -162,7 +162,7 @@ on_queue_timeout(wf_timer *t, void *arg)
 static void
 avail_add(struct dispatch *ds, struct worker *w)
 {
-	if (w->avail || w->conn == NULL)
+	if (w->avail || w->conn == NULL || w->leaving || w->probation)
 		return;
 	w->avail = true;
 	w->anext = NULL;
@@ -197,7 +197,7 @@ pull(struct dispatch *ds, struct worker *w)
 {
 	struct job *j;
 
-	if (w->old)
+	if (w->leaving || w->probation)
 		return;
 	while (w->conn && w->njobs < ds->d->cfg.handler.pipeline &&
 	    (j = dequeue(ds)) != NULL) {
@@ -286,7 +286,7 @@ on_worker_data(wf_conn *conn, wf_buf *in, void *arg)
 		pool_retire(w, "wrote with no request outstanding");
 		return;
 	}
-	if (w->old && w->head == NULL) {
+	if (w->leaving && w->head == NULL) {
 		pool_retire(w, "reload");
 		return;
 	}
@@ -377,6 +377,12 @@ void
 dispatch_worker_quiesce(struct worker *w)
 {
 	avail_remove(w->d->dispatch, w);
+}
+
+void
+dispatch_worker_ready(struct worker *w)
+{
+	pull(w->d->dispatch, w);
 }
 
 /* Every request still on w fails; its socket closes. */

@@ -35,7 +35,10 @@
 struct pool {
 	struct weftd *d;
 	struct worker *all;
-	unsigned live;        /* started and not retired */
+	unsigned gen;         /* the configuration running: one per reload */
+	unsigned live;        /* of gen: started and not retired */
+	unsigned old_live;    /* of earlier ones: serving until replaced */
+	bool failing;         /* gen's workers die in probation */
 	unsigned quick_fails; /* in a row */
 	uint64_t not_before;  /* backoff: no start before this (ms) */
 	wf_timer *respawn;
@@ -104,12 +107,18 @@ on_output(wf_io *io, int fd, unsigned events, void *arg)
 	}
 }
 
+static void came_up(struct worker *w);
+
 static void
 on_kill(wf_timer *t, void *arg)
 {
 	struct worker *w = arg;
 
 	(void)t;
+	if (w->probation && !w->retired) {
+		came_up(w);
+		return;
+	}
 	if (w->exited)
 		return;
 	if (!w->termed) {
@@ -149,6 +158,9 @@ spawn_one(struct pool *p)
 	w->d = d;
 	w->pool = p;
 	w->pid = ch.pid;
+	w->gen = p->gen;
+	/* With old workers still serving, a new one proves itself first. */
+	w->probation = p->old_live > 0;
 	w->out_rl.burst = OUTPUT_BURST;
 	w->out_rl.interval_ms = OUTPUT_PER_MS;
 	w->out_rl.start = wf_loop_now(d->main);
@@ -172,8 +184,60 @@ spawn_one(struct pool *p)
 		pool_retire(w, "set-up failed");
 		return rc;
 	}
+	if (w->probation)
+		(void)wf_timer_start(w->kill_timer, QUICK_MS, 0);
 	weftd_log(LOG_INFO, "worker %d started", (int)w->pid);
 	return 0;
+}
+
+/*
+ * Replace one old worker, idle at once, busy when its requests are done.
+ * 0 if there is none left.
+ */
+static int
+retire_one_old(struct pool *p)
+{
+	struct worker *w, *busy = NULL;
+
+	for (w = p->all; w; w = w->next) {
+		if (w->retired || w->leaving || w->gen == p->gen)
+			continue;
+		if (w->njobs == 0) {
+			pool_retire(w, "reload");
+			return 1;
+		}
+		busy = w;
+	}
+	if (busy == NULL)
+		return 0;
+	busy->leaving = true;
+	p->old_live--;
+	dispatch_worker_quiesce(busy);
+	return 1;
+}
+
+/* A new worker lived through its probation: it serves, an old one goes. */
+static void
+came_up(struct worker *w)
+{
+	struct pool *p = w->pool;
+	struct worker *o;
+	bool all_up = p->live >= p->d->cfg.handler.workers;
+
+	w->probation = false;
+	if (p->failing)
+		weftd_log(LOG_NOTICE, "reload: worker %d of %s is up; replacing "
+		    "the old workers", (int)w->pid, p->d->cfg.handler.argv[0]);
+	p->failing = false;
+	p->quick_fails = 0;
+	dispatch_worker_ready(w);
+	(void)retire_one_old(p);
+	for (o = p->all; o; o = o->next)
+		if (o->probation && !o->retired)
+			all_up = false;
+	if (all_up)
+		while (retire_one_old(p))
+			;
 }
 
 static void
@@ -228,7 +292,10 @@ pool_retire(struct worker *w, const char *why)
 		return;
 	w->retired = true;
 	w->why = why;
-	p->live--;
+	if (w->gen == p->gen)
+		p->live--;
+	else if (!w->leaving)
+		p->old_live--;
 	dispatch_worker_down(w);
 	if (!w->exited) {
 		/*
@@ -251,13 +318,20 @@ pool_retire(struct worker *w, const char *why)
 	 * replaced at once (the request got `worker failed`), and weftd's own
 	 * retirements (reload) are no failure at all.
 	 */
-	if (!w->old && w->assigned == 0 && now - w->started < QUICK_MS) {
+	if (w->gen == p->gen && w->assigned == 0 &&
+	    now - w->started < QUICK_MS) {
 		delay = back_off(p, now);
-		if (p->quick_fails > 1)
+		if (w->probation && !p->failing) {
+			p->failing = true;
+			weftd_log(LOG_ERR, "reload: workers of %s die at start; "
+			    "%u workers of the previous configuration keep "
+			    "serving", p->d->cfg.handler.argv[0], p->old_live);
+		} else if (p->quick_fails > 1) {
 			weftd_log(LOG_WARNING, "workers keep failing at start "
 			    "(%u in a row); next start in %llu ms", p->quick_fails,
 			    (unsigned long long)delay);
-	} else {
+		}
+	} else if (w->gen == p->gen) {
 		p->quick_fails = 0;
 	}
 	fill(p);
@@ -390,15 +464,17 @@ pool_reload(struct weftd *d)
 	/* The operator may have fixed a handler that kept failing. */
 	p->quick_fails = 0;
 	p->not_before = 0;
+	p->failing = false;
+	wf_timer_stop(p->respawn);
+	/* Everything running is old now... */
+	p->old_live += p->live;
+	p->live = 0;
+	p->gen++;
+	/* ... and what is still on probation never served: it goes. */
 	for (w = p->all; w; w = next) {
 		next = w->next;
-		if (w->retired)
-			continue;
-		w->old = true;
-		if (w->njobs == 0)
+		if (!w->retired && w->probation)
 			pool_retire(w, "reload");
-		else
-			dispatch_worker_quiesce(w);
 	}
 	fill(p);
 }
@@ -418,6 +494,13 @@ unsigned
 pool_live(const struct weftd *d)
 {
 	return d->pool ? d->pool->live : 0;
+}
+
+const char *
+pool_trouble(const struct weftd *d)
+{
+	return d->pool && d->pool->failing ? "reload failed: the new handler's "
+	    "workers die at start; the previous ones serve" : NULL;
 }
 
 struct worker *

@@ -17,7 +17,7 @@ struct worker {
 	pid_t pid;
 	int out;                    /* its stdout and stderr */
 	wf_io *out_io;
-	wf_timer *kill_timer;       /* SIGKILL after the grace */
+	wf_timer *kill_timer;       /* probation's end; later SIGKILL */
 	uint64_t started;           /* main loop ms */
 	unsigned long served;
 	unsigned long assigned;     /* requests sent to it, ever */
@@ -25,9 +25,11 @@ struct worker {
 	bool retired, exited;
 	bool eof;                   /* it closed its socket: likely exiting */
 	bool termed;                /* SIGTERM sent */
-	bool old;                   /* of a previous configuration: retire
-	                               once its requests are answered (weftd's
-	                               own retirement: never a failure) */
+	unsigned gen;               /* the configuration it was started for */
+	bool probation;             /* started by a reload: no requests until
+	                               it has lived QUICK_MS (then it is up) */
+	bool leaving;               /* of an old configuration, replaced: no
+	                               new requests, retired once idle */
 	size_t linelen;
 	char line[WORKER_LINE];
 	struct weftd_rl out_rl;     /* its output lines in the log */
@@ -52,9 +54,16 @@ void pool_retire(struct worker *w, const char *why);
 void pool_no_respawn(struct weftd *d);
 /* Shutdown: retire every worker; done(d) once all are reaped. */
 void pool_stop(struct weftd *d, void (*done)(struct weftd *));
-/* A reload: replace every worker, idle ones now, busy ones when done. */
+/*
+ * A reload: start the new configuration's workers; each that comes up
+ * replaces one old worker (idle at once, busy when done). A new handler
+ * that cannot start leaves the old workers serving.
+ */
 void pool_reload(struct weftd *d);
+/* Workers of the running configuration, started and not retired. */
 unsigned pool_live(const struct weftd *d);
+/* For STATUS: what is wrong with the pool, or NULL. */
+const char *pool_trouble(const struct weftd *d);
 void pool_tick(struct weftd *d);
 struct worker *pool_first(const struct weftd *d);
 /* SIGKILL what is left, reap it, free everything. Outside the loop too. */
@@ -63,7 +72,9 @@ void pool_free(struct weftd *d);
 /* dispatch.c, called by the pool. */
 int dispatch_worker_up(struct worker *w, int sock);
 void dispatch_worker_down(struct worker *w);
-/* No new requests for w (it is old); its current ones finish. */
+/* No new requests for w (it is leaving); its current ones finish. */
 void dispatch_worker_quiesce(struct worker *w);
+/* w's probation is over: it may be given requests. */
+void dispatch_worker_ready(struct worker *w);
 
 #endif

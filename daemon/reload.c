@@ -8,7 +8,8 @@
  * waits for a restart. The handler section, the log level, the byte
  * budgets and frame_timeout and send_timeout apply at once: idle workers
  * are replaced now, busy ones as soon as their requests are answered, so a
- * reload loses no request.
+ * reload loses no request, and never takes capacity away: the old workers
+ * serve until new ones are up (pool.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -115,8 +116,8 @@ weftd_reload(struct weftd *d)
 	d->cfg = n;
 	weftd_config_free(&old);
 	weftd_log_level(d->cfg.log_level);
-	weftd_log(LOG_NOTICE, "reload: %u workers of %s; replacing the running "
-	    "ones as they become idle", d->cfg.handler.workers,
+	weftd_log(LOG_NOTICE, "reload: %u workers of %s; each replaces a "
+	    "running one once it is up", d->cfg.handler.workers,
 	    d->cfg.handler.argv[0]);
 	front_apply(d);
 	pool_reload(d);

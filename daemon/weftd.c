@@ -74,8 +74,10 @@ weftd_notify_status(struct weftd *d, const char *extra)
 		first = 0;
 	}
 	if (lost && off < sizeof(buf))
-		snprintf(buf + off, sizeof(buf) - off, "; %lu log lines dropped",
-		    lost);
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "; %lu log "
+		    "lines dropped", lost);
+	if (pool_trouble(d) && off < sizeof(buf))
+		snprintf(buf + off, sizeof(buf) - off, "; %s", pool_trouble(d));
 	(void)sd_notify(0, buf);
 }
 

@@ -148,6 +148,32 @@ nworkers_is() {
 	assert_output ""
 }
 
+@test "a reload to a handler that dies at start keeps the old workers serving" {
+	write_conf "" 2
+	start_weftd
+	old=$(echo $(children))
+	sed -i "s|^  command = .*|  command = { \"/bin/false\" }|" "$CONF"
+	kill -HUP "$WPID"
+	wait_for grep -q "reload: workers of /bin/false die at start; 2 workers of the previous configuration keep serving" "$LOG"
+	for i in 1 2 3 4 5; do
+		run timeout 5 $CLIENT "$ADDR" send "still $i"
+		assert_line --index 0 "0 still $i"
+	done
+	# The old workers are the ones serving; STATUS says what is wrong.
+	for pid in $old; do kill -0 "$pid"; done
+	wait_for grep -q "^STATUS=.*reload failed: the new handler's workers die at start" "$NLOG"
+	run awk -v RS= '/RELOADING=1/ { r = NR } /READY=1/ && NR > r { ok = 1 } END { exit !ok }' "$NLOG"
+	assert_success
+	# Fixed and reloaded: new workers come up and replace the old ones.
+	sed -i "s|^  command = .*|  command = { \"$C_ECHO\" }|" "$CONF"
+	kill -HUP "$WPID"
+	wait_for grep -q "worker .* (retired: reload)" "$LOG"
+	wait_for sh -c "for p in $old; do ! kill -0 \$p 2>/dev/null || exit 1; done"
+	run timeout 5 $CLIENT "$ADDR" send "new ones"
+	assert_line --index 0 "0 new ones"
+	wait_for nworkers_is 2
+}
+
 @test "a handler that cannot be executed stops weftd at start" {
 	write_conf "\"$BATS_TEST_TMPDIR\"" 1
 	run timeout 10 "$WEFTD" -f -c "$CONF"

@@ -24,7 +24,8 @@ status_kb() { # FIELD: VmRSS or VmHWM of weftd, in KiB
 	sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$WPID/status"
 }
 
-# A sanitizer's allocator keeps freed memory in quarantine on purpose.
+# A sanitizer's allocator keeps freed memory in quarantine on purpose (and
+# its build is much slower).
 rss_judged() {
 	case "$BUILD" in
 	*/asan|*/tsan) return 1 ;;
@@ -52,7 +53,11 @@ normal_client_is_served() {
 	echo "# normal client meanwhile: $output" >&3
 	local max=${output##*max }
 	max=${max%% ms*}
-	[ "${max%.*}" -lt 1000 ] || fail "a normal client waited $max ms"
+	# Not a speed target (those are benchmarks): a client starved for
+	# seconds. A sanitizer's build is ten times slower.
+	local bound=1000
+	rss_judged || bound=10000
+	[ "${max%.*}" -lt "$bound" ] || fail "a normal client waited $max ms"
 }
 
 start_attack() { # MODE ARGS...: in the background, until it is under way
@@ -258,7 +263,7 @@ attack_result() {
 	T1=$!
 	$HOSTILE "$ADDR" noread 4 128 1048576 30 >/dev/null 2>&1 3>&- &
 	T2=$!
-	$HOSTILE "$ADDR" flood 4 "sleep:2" 127 1048576 60 >"$BATS_TEST_TMPDIR/flood" 2>&1 3>&- &
+	$HOSTILE "$ADDR" flood 4 "sleep:2" 127 1048576 300 >"$BATS_TEST_TMPDIR/flood" 2>&1 3>&- &
 	T3=$!
 	$CLIENT "$ADDR" send "spew:100000" >/dev/null 2>&1 3>&- &
 	T4=$!

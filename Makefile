@@ -50,7 +50,7 @@ WEFTD_SRC = daemon/weftd.c daemon/front.c daemon/dispatch.c daemon/pool.c \
             daemon/job.c daemon/log.c daemon/config.c daemon/spawn.c \
             daemon/reload.c daemon/budget.c
 
-.PHONY: all run test unit check-deps asan tsan valgrind test-system deb bench install uninstall clean FORCE
+.PHONY: all run test unit check-deps asan tsan valgrind test-system fuzz deb bench install uninstall clean FORCE
 
 all: $(LIB_A) $(LIB_SO) $(OUT)/libweft.so $(EXAMPLE_BIN) $(TOOL_BIN)
 
@@ -171,6 +171,23 @@ test-system:
 $(BUILD)/tests/system/sleepy: tests/system/sleepy.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+# libFuzzer targets (tests/fuzz), each built with the library's sources
+# and run for FUZZ_SECONDS on a corpus seeded by scripts/fuzz-seeds.sh.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = buffer addr config handler
+FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -Ilib/include -Ilib/src -Idaemon \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) daemon/config.c
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) \
+		$(if $(filter config,$*),daemon/config.c -lconfuse) -lpthread
+
+fuzz:
+	@WEFT_DEPS_EXTRA="clang libclang-rt-14-dev" sh scripts/deps.sh
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	@sh scripts/fuzz-seeds.sh build/fuzz/seeds
+	@sh scripts/fuzz-run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # A Debian package built from this tree with debhelper (scripts/debian/):
 # build/deb/weftd_$(VERSION)_amd64.deb, libweft0 and libweft-dev beside it.

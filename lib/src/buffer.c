@@ -91,6 +91,8 @@ wf_buf_prepend(wf_buf *b, const void *p, size_t n)
 {
 	int rc;
 
+	if (n == 0)
+		return 0; /* a never-used buffer has no data to point into */
 	if (b->off < n || (b->flags & WF__BUF_BORROWED)) {
 		/* Rare: make the room by moving the bytes once. */
 		if ((rc = wf_buf_reserve(b, n + WF_BUF_PREPEND)) < 0)

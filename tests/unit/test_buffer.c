@@ -88,11 +88,14 @@ prepend_into_a_full_buffer_then_grow(void **state)
 		assert_int_equal(wf_buf_len(&b), 1);
 		wf_buf_reset(&b, 1);
 	}
-	/* A buffer that never held anything peeks as NULL, not NULL + 0. */
+	/* A buffer that never held anything peeks as NULL, not NULL + 0, and
+	 * takes an empty prepend (found by fuzz_buffer: NULL + 0 before). */
 	{
 		wf_buf b = WF_BUF_INIT;
 
 		assert_null(wf_buf_peek(&b));
+		assert_int_equal(wf_buf_prepend(&b, "", 0), 0);
+		assert_int_equal(wf_buf_len(&b), 0);
 	}
 }
 

@@ -1,6 +1,7 @@
 # weft: plain GNU make. `make`, `make run`, `make test`, `make asan`,
-# `make tsan`, `make valgrind`, `make test-system`, `make deb`, `make bench`,
-# `make install`, `make clean`. On a machine without make: scripts/make.sh.
+# `make tsan`, `make valgrind`, `make test-system`, `make fuzz`, `make chaos`,
+# `make deb`, `make bench`, `make install`, `make clean`. On a machine
+# without make: scripts/make.sh.
 
 VERSION    = 0.1.0
 
@@ -50,7 +51,7 @@ WEFTD_SRC = daemon/weftd.c daemon/front.c daemon/dispatch.c daemon/pool.c \
             daemon/job.c daemon/log.c daemon/config.c daemon/spawn.c \
             daemon/reload.c daemon/budget.c
 
-.PHONY: all run test unit check-deps asan tsan valgrind test-system fuzz deb bench install uninstall clean FORCE
+.PHONY: all run test unit check-deps asan tsan valgrind test-system fuzz chaos deb bench install uninstall clean FORCE
 
 all: $(LIB_A) $(LIB_SO) $(OUT)/libweft.so $(EXAMPLE_BIN) $(TOOL_BIN)
 
@@ -182,6 +183,12 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) daemon/config.c
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) \
 		$(if $(filter config,$*),daemon/config.c -lconfuse) -lpthread
+
+# The real weftd under load while workers are killed, reloads change the
+# pool and clients half-close or vanish (tests/chaos/chaos.py).
+CHAOS_SECONDS ?= 60
+chaos: check-deps all
+	@python3 tests/chaos/chaos.py $(BUILD)/weftd $(BUILD)/examples/handlers/echo $(CHAOS_SECONDS)
 
 fuzz:
 	@WEFT_DEPS_EXTRA="clang libclang-rt-14-dev" sh scripts/deps.sh

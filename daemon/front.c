@@ -9,7 +9,8 @@
  *
  * A frame is read into its job as its bytes arrive: a small one is
  * allocated whole when its header is in, a large one grows with what has
- * arrived, so a header that claims 1 GiB costs what was actually sent.
+ * arrived (by a quarter at least), so a header that claims 1 GiB costs
+ * about what was actually sent.
  * Every byte a client makes weftd hold is counted (client.held, and the
  * budget of budget.c). Reading stops (client.stop) at max_pipeline requests
  * in flight, at max_buffered_per_client bytes, and for the budget; TCP then
@@ -389,9 +390,18 @@ fill_frame(struct client *c, wf_buf *in)
 	}
 	take = n < need - c->have ? n : need - c->have;
 	if (c->have + take > j->cap) {
-		/* A large frame grows with what has arrived, no further. */
+		/*
+		 * A large frame grows with what has arrived, by a quarter at
+		 * least (so copying it stays linear), never past its size.
+		 */
+		uint64_t cap = (uint64_t)j->cap + j->cap / 4;
+
+		if (cap < c->have + take)
+			cap = c->have + take;
+		if (cap > need)
+			cap = need;
 		old = j->cap;
-		if (job_grow(&c->partial, c->have + (uint32_t)take) < 0)
+		if (job_grow(&c->partial, (uint32_t)cap) < 0)
 			return -1;
 		j = c->partial;
 		j->held += j->cap - old;

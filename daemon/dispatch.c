@@ -232,6 +232,12 @@ assign(struct dispatch *ds, struct worker *w, struct job *j)
 	avail_remove(ds, w);
 	if (w->njobs < ds->d->cfg.handler.pipeline)
 		avail_add(ds, w); /* to the tail: round-robin */
+	/* A tag the answer must bring back; never 0, which is untagged. */
+	if (w->tagged && ++w->last_tag == 0)
+		w->last_tag = 1;
+	j->tag = w->tagged ? w->last_tag : 0;
+	j->frame[6] = (unsigned char)(j->tag >> 8);
+	j->frame[7] = (unsigned char)j->tag;
 	if ((rc = wf_conn_send(w->conn, j->frame, WF_FRAME_HDR + job_len(j))) < 0)
 		pool_retire(w, rc == -ENOBUFS ? "does not read its requests" :
 		    "its socket failed");
@@ -263,9 +269,27 @@ on_worker_data(wf_conn *conn, wf_buf *in, void *arg)
 	struct job *j;
 	int rc;
 
-	while ((rc = wf_frame_decode(in, w->d->cfg.max_frame, &f)) == 1) {
+	while ((rc = wf_frame_decode_tagged(in, w->d->cfg.max_frame, &f)) == 1) {
+		if (!w->tagged && f.flags == WF_TAGS_HELLO && f.len == 0 &&
+		    f.status == 0) {
+			w->tagged = true; /* from its next request on */
+			wf_buf_consume(in, WF_FRAME_HDR);
+			continue;
+		}
 		if (w->head == NULL)
 			break;
+		/*
+		 * Only the answer to the request at the head may go to its
+		 * client: a duplicate or stray answer must not reach the
+		 * next one. Untagged requests need flags 0, as ever.
+		 */
+		if (f.flags != w->head->tag) {
+			weftd_log(LOG_WARNING, "worker %d: an answer with tag %u, "
+			    "expected %u: not delivered", (int)w->pid, f.flags,
+			    w->head->tag);
+			pool_retire(w, "answered out of turn (tag)");
+			return;
+		}
 		j = pop(ds, w);
 		if (job_set_response(&j, f.status, f.payload, f.len) < 0)
 			dispatch_reply_error(w->d, j, WEFTD_WORKER_FAILED,
@@ -278,8 +302,7 @@ on_worker_data(wf_conn *conn, wf_buf *in, void *arg)
 	charge_socket(w, &w->lib_in, wf_buf_len(in));
 	charge_socket(w, &w->out_held, wf_conn_queued(conn));
 	if (rc < 0) {
-		pool_retire(w, rc == -EMSGSIZE ? "answer over max_frame" :
-		    "malformed answer header");
+		pool_retire(w, "answer over max_frame");
 		return;
 	}
 	if (w->head == NULL && wf_buf_len(in)) {

@@ -28,6 +28,7 @@ job_new(struct client *c, uint64_t seq, uint32_t cap)
 	j->t0 = 0;
 	j->cap = cap;
 	j->held = 0;
+	j->tag = 0;
 	atomic_fetch_add(&c->refs, 1);
 	budget_charge(c->front->d, job_charge(j));
 	return j;

@@ -38,6 +38,8 @@ struct worker {
 	struct worker *anext, *aprev; /* the available list */
 	bool avail;
 	struct job *head, **tail;   /* requests sent, oldest first */
+	bool tagged;                /* it said hello: its answers carry tags */
+	uint16_t last_tag;
 	unsigned njobs;
 	wf_timer *timer;            /* request_timeout of the oldest */
 	/* Charged to the budget: what its socket buffers, both ways. */

@@ -60,6 +60,7 @@ struct job {
 	uint64_t t0;      /* main loop ms: queued, then sent to the worker */
 	uint32_t cap;     /* bytes of frame[] allocated */
 	uint32_t held;    /* of its charge, what its client's count has */
+	uint16_t tag;     /* its worker's tag for it; 0: untagged */
 	unsigned char frame[]; /* header + payload, request then response */
 };
 

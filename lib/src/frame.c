@@ -4,8 +4,8 @@
 
 #include "weft/frame.h"
 
-int
-wf_frame_decode(const wf_buf *in, uint32_t max, struct wf_frame *f)
+static int
+decode(const wf_buf *in, uint32_t max, struct wf_frame *f, int tagged)
 {
 	const unsigned char *p = (const unsigned char *)wf_buf_peek(in);
 	uint32_t len;
@@ -16,15 +16,27 @@ wf_frame_decode(const wf_buf *in, uint32_t max, struct wf_frame *f)
 	/* Judge the header before waiting for (or buffering) any payload. */
 	if (len > max)
 		return -EMSGSIZE;
-	if (p[6] || p[7])
+	if (!tagged && (p[6] || p[7]))
 		return -EPROTO;
 	if (wf_buf_len(in) - WF_FRAME_HDR < len)
 		return 0;
 	f->len = len;
 	f->status = (uint16_t)(p[4] << 8 | p[5]);
-	f->flags = 0;
+	f->flags = (uint16_t)(p[6] << 8 | p[7]);
 	f->payload = (const char *)p + WF_FRAME_HDR;
 	return 1;
+}
+
+int
+wf_frame_decode(const wf_buf *in, uint32_t max, struct wf_frame *f)
+{
+	return decode(in, max, f, 0);
+}
+
+int
+wf_frame_decode_tagged(const wf_buf *in, uint32_t max, struct wf_frame *f)
+{
+	return decode(in, max, f, 1);
 }
 
 void

@@ -76,7 +76,11 @@ wf_handler_run(int fd, uint32_t max_frame, wf_handler_fn *fn, void *arg)
 		return -EINVAL;
 	if (max_frame == 0)
 		max_frame = default_max();
-	rc = wf_frame_decode(&in, max_frame, &f);
+	/* Tags: weftd then never hands an answer to the wrong client. */
+	wf_frame_header(hdr, 0, 0, WF_TAGS_HELLO);
+	if ((rc = wf_buf_append(&batch, hdr, sizeof(hdr))) < 0)
+		goto done;
+	rc = wf_frame_decode_tagged(&in, max_frame, &f);
 	for (;;) {
 		while (rc == 0) {
 			if ((rc = write_all(fd, &batch)) < 0)
@@ -87,7 +91,7 @@ wf_handler_run(int fd, uint32_t max_frame, wf_handler_fn *fn, void *arg)
 				    wf_buf_len(&in) ? -ECONNRESET : 0;
 				goto done;
 			}
-			rc = wf_frame_decode(&in, max_frame, &f);
+			rc = wf_frame_decode_tagged(&in, max_frame, &f);
 		}
 		if (rc < 0)
 			goto done;
@@ -99,12 +103,13 @@ wf_handler_run(int fd, uint32_t max_frame, wf_handler_fn *fn, void *arg)
 			err = -EMSGSIZE;
 			goto fail;
 		}
-		wf_frame_header(hdr, (uint32_t)wf_buf_len(&out), status, 0);
+		/* The request's tag, back as it came. */
+		wf_frame_header(hdr, (uint32_t)wf_buf_len(&out), status, f.flags);
 		if ((err = wf_buf_prepend(&out, hdr, sizeof(hdr))) < 0)
 			goto fail;
 		wf_buf_consume(&in, WF_FRAME_HDR + f.len);
 		/* The next request is here already: this answer waits for it. */
-		rc = wf_frame_decode(&in, max_frame, &f);
+		rc = wf_frame_decode_tagged(&in, max_frame, &f);
 		if (rc == 1 && wf_buf_len(&batch) + wf_buf_len(&out) <= BATCH_MAX) {
 			err = wf_buf_append(&batch, wf_buf_peek(&out),
 			    wf_buf_len(&out));

@@ -85,6 +85,25 @@ nworkers_is() {
 	assert_line --index 1 --regexp '^2 overloaded'
 }
 
+@test "a tagged handler's late duplicate never reaches the next client" {
+	write_conf "\"$PYTHON\", \"$HELPERS/handler.py\", \"--tags\"" 1
+	start_weftd
+	# A's answer, then 0.5 s later the same answer again: by then B's
+	# request is at the worker. Without tags B would get A's payload.
+	SENT_FILE="$BATS_TEST_TMPDIR/a.sent" $CLIENT "$ADDR" send "late:0.5" \
+	    >"$BATS_TEST_TMPDIR/a" &
+	wait_for test -e "$BATS_TEST_TMPDIR/a.sent"
+	run $CLIENT "$ADDR" send "b"
+	assert_line --index 0 --regexp '^(0 b|4 worker failed)$'
+	refute_output --partial "late"
+	wait $!
+	run cat "$BATS_TEST_TMPDIR/a"
+	assert_line --index 0 "0 late:0.5"
+	wait_for grep -q "an answer with tag 1, expected 2: not delivered" "$LOG"
+	run $CLIENT "$ADDR" send "after"
+	assert_line --index 0 "0 after"
+}
+
 @test "a handler writing garbage, twice, or too much is a failed worker" {
 	write_conf "$PY_HANDLER" 1 "max_frame = 64k"
 	start_weftd
@@ -93,7 +112,7 @@ nworkers_is() {
 		assert_line --index 0 --regexp '^(0|4) '
 		[ "$verb" = extra ] || assert_line --index 0 "4 worker failed"
 	done
-	wait_for grep -q "retired: malformed answer header" "$LOG"
+	wait_for grep -q "retired: answered out of turn (tag)" "$LOG"
 	wait_for grep -q "retired: wrote with no request outstanding" "$LOG"
 	wait_for grep -q "retired: answer over max_frame" "$LOG"
 	run $CLIENT "$ADDR" send "fine"

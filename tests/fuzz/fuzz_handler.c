@@ -46,9 +46,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while ((n = read(sv[0], back + got, sizeof(back) - got)) > 0)
 		got += (size_t)n;
 	close(sv[0]);
-	/* Echo: the answers are a prefix of the requests; all of them after
-	 * a clean end. */
-	if (got > size || memcmp(back, data, got) != 0 ||
+	/* The hello first; then, echoed, the answers are a prefix of the
+	 * requests: all of them after a clean end. */
+	if (got < WF_FRAME_HDR || wf_frame_length(back) != 0 ||
+	    back[6] != 0x57 || back[7] != 0x54)
+		abort();
+	got -= WF_FRAME_HDR;
+	if (got > size || memcmp(back + WF_FRAME_HDR, data, got) != 0 ||
 	    (rc == 0 && got != size))
 		abort();
 	return 0;

@@ -43,10 +43,30 @@ spawn_type(int *peer, int type)
 	return pid;
 }
 
+/* The hello a tagging handler sends before anything else. */
+static void
+expect_hello(int fd)
+{
+	unsigned char h[WF_FRAME_HDR], want[WF_FRAME_HDR];
+	size_t got = 0;
+	ssize_t r;
+
+	wf_frame_header(want, 0, 0, WF_TAGS_HELLO);
+	while (got < sizeof(h)) {
+		r = read(fd, h + got, sizeof(h) - got);
+		assert_true(r > 0);
+		got += (size_t)r;
+	}
+	assert_memory_equal(h, want, sizeof(h));
+}
+
 static pid_t
 spawn(int *peer)
 {
-	return spawn_type(peer, SOCK_STREAM);
+	pid_t pid = spawn_type(peer, SOCK_STREAM);
+
+	expect_hello(*peer);
+	return pid;
 }
 
 static int
@@ -60,14 +80,20 @@ reap(pid_t pid)
 }
 
 static void
-send_frame(int fd, const char *p, uint32_t len)
+send_tagged(int fd, const char *p, uint32_t len, uint16_t tag)
 {
 	unsigned char h[WF_FRAME_HDR];
 
-	wf_frame_header(h, len, 0, 0);
+	wf_frame_header(h, len, 0, tag);
 	assert_int_equal(write(fd, h, sizeof(h)), (ssize_t)sizeof(h));
 	if (len)
 		assert_int_equal(write(fd, p, len), (ssize_t)len);
+}
+
+static void
+send_frame(int fd, const char *p, uint32_t len)
+{
+	send_tagged(fd, p, len, 0);
 }
 
 static void
@@ -84,7 +110,7 @@ read_exact(int fd, void *buf, size_t n)
 }
 
 static void
-expect(int fd, const char *payload, uint16_t status)
+expect_tagged(int fd, const char *payload, uint16_t status, uint16_t tag)
 {
 	unsigned char h[WF_FRAME_HDR];
 	struct wf_frame f;
@@ -96,11 +122,18 @@ expect(int fd, const char *payload, uint16_t status)
 	assert_int_equal(wf_buf_append(&b, h, sizeof(h)), 0);
 	read_exact(fd, body, n);
 	assert_int_equal(wf_buf_append(&b, body, n), 0);
-	assert_int_equal(wf_frame_decode(&b, 64, &f), 1);
+	assert_int_equal(wf_frame_decode_tagged(&b, 64, &f), 1);
 	assert_int_equal(f.len, n);
 	assert_int_equal(f.status, status);
+	assert_int_equal(f.flags, tag);
 	assert_memory_equal(f.payload, payload, n);
 	wf_buf_reset(&b, 1);
+}
+
+static void
+expect(int fd, const char *payload, uint16_t status)
+{
+	expect_tagged(fd, payload, status, 0);
 }
 
 static void
@@ -128,6 +161,29 @@ answers_in_order_and_ends_clean(void **state)
 	assert_int_equal(reap(pid), 0);
 }
 
+/* Each answer carries its request's tag back, whatever weftd chose. */
+static void
+tags_come_back_with_their_answers(void **state)
+{
+	static const uint16_t tags[] = { 1, 2, 7, 65535, 0, 3 };
+	char msg[16], want[16];
+	int fd;
+	size_t i;
+	pid_t pid = spawn(&fd);
+
+	(void)state;
+	for (i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+		snprintf(msg, sizeof(msg), "t%zu", i);
+		send_tagged(fd, msg, (uint32_t)strlen(msg), tags[i]);
+	}
+	for (i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+		snprintf(want, sizeof(want), "T%zu", i);
+		expect_tagged(fd, want, 0, tags[i]);
+	}
+	close(fd);
+	assert_int_equal(reap(pid), 0);
+}
+
 static void
 bad_requests_end_the_handler(void **state)
 {
@@ -140,12 +196,6 @@ bad_requests_end_the_handler(void **state)
 	wf_frame_header(h, 65, 0, 0); /* over the handler's max of 64 */
 	assert_int_equal(write(fd, h, sizeof(h)), (ssize_t)sizeof(h));
 	assert_int_equal(reap(pid), EMSGSIZE);
-	close(fd);
-
-	pid = spawn(&fd);
-	wf_frame_header(h, 1, 0, 7); /* flags must be 0 */
-	assert_int_equal(write(fd, h, sizeof(h)), (ssize_t)sizeof(h));
-	assert_int_equal(reap(pid), EPROTO);
 	close(fd);
 
 	pid = spawn(&fd);
@@ -172,6 +222,7 @@ pipelined_requests_get_one_write(void **state)
 
 	(void)state;
 	pid = spawn_type(&fd, SOCK_SEQPACKET);
+	expect_hello(fd);
 	for (i = 0; i < 6; i++, p += WF_FRAME_HDR + 2) {
 		wf_frame_header(p, 2, 0, 0);
 		p[WF_FRAME_HDR] = 'a';
@@ -211,6 +262,7 @@ main(void)
 	const struct CMUnitTest cases[] = {
 		CASE(answers_in_order_and_ends_clean),
 		CASE(bad_requests_end_the_handler),
+		CASE(tags_come_back_with_their_answers),
 		CASE(pipelined_requests_get_one_write),
 		CASE(fd_comes_from_weft_fd),
 	};

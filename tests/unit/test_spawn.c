@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -42,8 +43,13 @@ handler_answers_on_fd3(void **state)
 	wf_frame_header(frame, 2, 0, 0);
 	memcpy(frame + WF_FRAME_HDR, "hi", 2);
 	assert_int_equal(write(c.sock, frame, sizeof(frame)), (ssize_t)sizeof(frame));
+	/* The SDK's hello (tags), then the answer. */
 	memset(frame, 0, sizeof(frame));
-	assert_int_equal(read(c.sock, frame, sizeof(frame)), (ssize_t)sizeof(frame));
+	assert_int_equal(recv(c.sock, frame, WF_FRAME_HDR, MSG_WAITALL),
+	    WF_FRAME_HDR);
+	assert_int_equal(frame[6] << 8 | frame[7], WF_TAGS_HELLO);
+	assert_int_equal(recv(c.sock, frame, sizeof(frame), MSG_WAITALL),
+	    (ssize_t)sizeof(frame));
 	assert_memory_equal(frame + WF_FRAME_HDR, "hi", 2);
 	close(c.sock); /* end of file: the handler exits 0 */
 	assert_int_equal(waitpid(c.pid, &st, 0), c.pid);

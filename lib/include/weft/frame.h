@@ -37,4 +37,17 @@ WF_EXPORT void wf_frame_header(unsigned char hdr[WF_FRAME_HDR], uint32_t len,
 /* The length field of a header (WF_FRAME_HDR bytes at hdr). */
 WF_EXPORT uint32_t wf_frame_length(const void *hdr);
 
+/*
+ * Tags, between weftd and a handler only (clients never see them): a
+ * handler that sends the hello frame (length 0, status 0, flags
+ * WF_TAGS_HELLO) before any answer gets a tag in the flags of every later
+ * request, and answers each with the flags it came with. weftd then
+ * delivers no answer whose tag is not the one it expects (weft-protocol(7)).
+ */
+#define WF_TAGS_HELLO 0x5754 /* "WT" */
+
+/* wf_frame_decode, with flags taken as they are (a tag), not refused. */
+WF_EXPORT int wf_frame_decode_tagged(const wf_buf *in, uint32_t max,
+    struct wf_frame *f);
+
 #endif

@@ -10,7 +10,9 @@
  *   int main(void) { return wf_handler_run(wf_handler_fd(), 0, upcase,
  *       NULL) < 0; }
  *
- * The calls block: a handler process serves one request at a time.
+ * The calls block: a handler process serves one request at a time. The
+ * handler says hello first and answers with each request's tag, so weftd
+ * can tell a stray answer from the one it waits for (weft-protocol(7)).
  */
 #ifndef WEFT_HANDLER_H
 #define WEFT_HANDLER_H

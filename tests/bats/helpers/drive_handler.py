@@ -42,8 +42,13 @@ def main():
     sender = threading.Thread(target=ours.sendall, args=(
         b"".join(HEADER.pack(len(p), 0, 0) + p for p in payloads),))
     sender.start()
+    # A handler may say hello first (tags; weft-protocol(7)).
+    first = read_exact(ours, HEADER.size)
+    if HEADER.unpack(first) == (0, 0, 0x5754):
+        first = read_exact(ours, HEADER.size)
     for i, p in enumerate(payloads):
-        length, status, flags = HEADER.unpack(read_exact(ours, HEADER.size))
+        length, status, flags = HEADER.unpack(
+            first if i == 0 else read_exact(ours, HEADER.size))
         body = read_exact(ours, length) if length else b""
         if (status, flags, body) != (0, 0, p):
             sys.exit(f"drive_handler: answer {i} is wrong")

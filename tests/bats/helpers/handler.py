@@ -8,10 +8,12 @@
   print:TEXT  print TEXT to stdout (with escapes decoded), then echo
   garbage     answer with a header whose flags are not 0
   extra       answer twice
+  late:S      answer, then the same answer again S seconds later
   big         answer with a header claiming 1 GiB
   exit:N      exit with status N at once
   spew:N      print N lines to stderr as fast as it can, then echo
-anything else is echoed. With --die-at-start it exits 3 at once."""
+anything else is echoed. With --die-at-start it exits 3 at once. With
+--tags it says hello and answers with each request's tag (flags)."""
 import os
 import socket
 import struct
@@ -33,20 +35,26 @@ def read_exact(sock, n):
     return buf
 
 
-def answer(sock, payload, status=0, flags=0, length=None):
+TAG = [0]  # the tag of the request being answered (--tags)
+
+
+def answer(sock, payload, status=0, flags=None, length=None):
     n = len(payload) if length is None else length
-    sock.sendall(HEADER.pack(n, status, flags) + payload)
+    sock.sendall(HEADER.pack(n, status, TAG[0] if flags is None else flags) +
+                 payload)
 
 
 def main():
     if "--die-at-start" in sys.argv:
         return 3
     sock = socket.socket(fileno=int(os.environ.get("WEFT_FD", "3")))
+    if "--tags" in sys.argv:
+        sock.sendall(HEADER.pack(0, 0, 0x5754))
     while True:
         header = read_exact(sock, HEADER.size)
         if header is None:
             return 0
-        length, _, _ = HEADER.unpack(header)
+        length, _, TAG[0] = HEADER.unpack(header)
         body = read_exact(sock, length) if length else b""
         verb, _, arg = body.decode(errors="replace").partition(":")
         if verb == "sleep":
@@ -70,6 +78,10 @@ def main():
             answer(sock, body, flags=7)
         elif verb == "extra":
             answer(sock, body)
+            answer(sock, body)
+        elif verb == "late":
+            answer(sock, body)
+            time.sleep(float(arg))
             answer(sock, body)
         elif verb == "big":
             answer(sock, b"", length=1 << 30)

@@ -63,7 +63,7 @@ teardown() {
 @test "a 70 MiB request passes with max_frame = 128m, through the C SDK" {
 	write_conf "" 1 "max_frame = 128m"
 	start_weftd
-	run timeout 120 "$PYTHON" "$HELPERS/hostile.py" "$ADDR" flood 1 first 1 $((70 << 20)) 60
+	run timeout 320 "$PYTHON" "$HELPERS/hostile.py" "$ADDR" flood 1 first 1 $((70 << 20)) 300
 	assert_success
 	assert_output --partial "2 answered in order (1 x status 0)"
 	run grep "retired\|does not read" "$LOG"

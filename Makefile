@@ -110,6 +110,9 @@ $(BUILD)/tests/test_config: tests/unit/test_config.c daemon/config.c daemon/conf
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Ilib/src -Idaemon $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< daemon/config.c $(LIB_A) -lcmocka -lconfuse $(LDLIBS)
 
+# test_connect makes the library's reallocs fail on purpose.
+$(BUILD)/tests/test_connect: LDFLAGS += -Wl,--wrap=realloc
+
 $(BUILD)/tests/test_log: tests/unit/test_log.c daemon/log.c daemon/log.h tests/unit/testutil.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Ilib/src -Idaemon $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< daemon/log.c $(LIB_A) -lcmocka $(LDLIBS)

@@ -10,11 +10,30 @@
 
 #include "testutil.h"
 #include "weft/connect.h"
+#include "weft/timer.h"
 
 struct result {
 	int calls, fd, err;
 	uint64_t at_ms;
 };
+
+/*
+ * Linked with -Wl,--wrap=realloc (Makefile): the library's reallocs come
+ * here, and fail_next_realloc makes the next one fail, as out of memory.
+ */
+void *__real_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+static int fail_next_realloc;
+
+void *
+__wrap_realloc(void *p, size_t n)
+{
+	if (fail_next_realloc) {
+		fail_next_realloc = 0;
+		return NULL;
+	}
+	return __real_realloc(p, n);
+}
 
 static uint64_t
 mono_ms(void)
@@ -111,6 +130,46 @@ refused_with_retries_and_backoff(void **state)
 }
 
 static void
+nothing(wf_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+}
+
+/*
+ * Out of memory for the retry's timer: the request reports ENOMEM and is
+ * freed, and nothing touches it afterwards (it did: a use after free).
+ */
+static void
+retry_timer_out_of_memory_reports_and_stops(void **state)
+{
+	struct wf_connect_opts o = { .retries = 3, .backoff_ms = 20 };
+	wf_loop *loop = loop_new();
+	struct result r = { 0 };
+	wf_timer *fill[64];
+	struct wf_addr a;
+	int i;
+
+	(void)state;
+	/* 64 timers fill the timer heap: one more needs a realloc. */
+	for (i = 0; i < 64; i++) {
+		assert_int_equal(wf_timer_new(loop, &fill[i], nothing, NULL), 0);
+		assert_int_equal(wf_timer_start(fill[i], 60000, 0), 0);
+	}
+	close(tcp_listener(&a, 1)); /* a port nobody listens on */
+	fail_next_realloc = 1;
+	assert_int_equal(wf_connect_start(loop, NULL, &a, &o, on_connect, &r), 0);
+	wait_result(loop, &r);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.fd, -1);
+	assert_int_equal(r.err, ENOMEM);
+	assert_int_equal(fail_next_realloc, 0); /* the injected failure hit */
+	for (i = 0; i < 64; i++)
+		wf_timer_free(fill[i]);
+	loop_free_clean(loop);
+}
+
+static void
 unix_connect_and_missing_path(void **state)
 {
 	char dir[] = "/tmp/weft-connect-XXXXXX";
@@ -198,6 +257,7 @@ main(void)
 	const struct CMUnitTest cases[] = {
 		CASE(connects_over_tcp),
 		CASE(refused_with_retries_and_backoff),
+		CASE(retry_timer_out_of_memory_reports_and_stops),
 		CASE(unix_connect_and_missing_path),
 		CASE(timeout_then_cancel),
 	};

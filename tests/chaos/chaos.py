@@ -187,9 +187,12 @@ def main():
                 break
             if random.random() < 0.7:
                 kids = [k for k, state in children(p.pid) if state != "Z"]
-                if kids:
-                    os.kill(random.choice(kids), signal.SIGKILL)
-                    kills += 1
+                try:
+                    if kids:
+                        os.kill(random.choice(kids), signal.SIGKILL)
+                        kills += 1
+                except ProcessLookupError:
+                    pass  # it was on its way out already
             else:
                 workers = random.randint(1, 6)
                 write_conf(workers)

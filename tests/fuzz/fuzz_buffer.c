@@ -11,7 +11,7 @@
 #include <weft/buffer.h>
 #include <weft/frame.h>
 
-#define SHADOW (1 << 20)
+#define SHADOW (256 * 1024)
 
 static void
 check(const wf_buf *b, const unsigned char *shadow, size_t len)

@@ -112,6 +112,13 @@ $(BUILD)/tests/test_config: tests/unit/test_config.c daemon/config.c daemon/conf
 
 # test_connect makes the library's reallocs fail on purpose.
 $(BUILD)/tests/test_connect: LDFLAGS += -Wl,--wrap=realloc
+# test_post_free stops a poster thread right after the queue is unlocked.
+$(BUILD)/tests/test_post_free: LDFLAGS += -Wl,--wrap=pthread_mutex_unlock
+
+# Preloaded into weftd by the bats tests; never sanitized (see the file).
+$(BUILD)/tests/failinject.so: tests/fault/failinject.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -std=c11 $(WARN) -O2 -fPIC -shared -o $@ $< -ldl
 
 $(BUILD)/tests/test_log: tests/unit/test_log.c daemon/log.c daemon/log.h tests/unit/testutil.h $(LIB_A)
 	@mkdir -p $(@D)
@@ -140,7 +147,7 @@ test: check-deps
 	@sh scripts/run-tests.sh $(UNIT_BIN) -- tests/bats
 
 .PHONY: unit-build
-unit-build: all $(UNIT_BIN)
+unit-build: all $(UNIT_BIN) $(BUILD)/tests/failinject.so
 
 # The same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer,
 # and under ThreadSanitizer; each in its own build tree.

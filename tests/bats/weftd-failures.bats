@@ -199,3 +199,27 @@ nworkers_is() {
 	assert_failure 1
 	assert_output --partial "handler command $BATS_TEST_TMPDIR: not a regular file"
 }
+
+sockets_of_weftd() {
+	find "/proc/$WPID/fd" -lname 'socket:*' | wc -l
+}
+
+@test "a worker whose set-up fails leaves no socket behind" {
+	write_conf "" 2
+	start_weftd
+	run $CLIENT "$ADDR" send "plain"
+	assert_line --index 0 "0 plain"
+	plain=$(sockets_of_weftd)
+	stop_weftd
+	# The second worker's output pipe cannot be watched (ENOMEM): that
+	# worker is retired and replaced; its socket must be closed with it.
+	WEFT_FAIL_EPOLL_FIFO=2 LD_PRELOAD="$BUILD/tests/failinject.so" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		start_weftd
+	wait_for grep -q "setting up: Cannot allocate memory" "$LOG"
+	wait_for grep -q "set-up failed" "$LOG"
+	wait_for nworkers_is 2
+	run $CLIENT "$ADDR" send "after a failed set-up"
+	assert_line --index 0 "0 after a failed set-up"
+	assert_equal "$(sockets_of_weftd)" "$plain"
+}

@@ -50,6 +50,12 @@ wait_for() {
 }
 
 start_weftd() {
+	# A test may start weftd again: the last listener goes first.
+	if [ -n "${NPID:-}" ]; then
+		kill -TERM "$NPID" 2>/dev/null || true
+		wait "$NPID" 2>/dev/null || true
+	fi
+	rm -f "$BATS_TEST_TMPDIR/notify.sock"
 	NOTIFY="$BATS_TEST_TMPDIR/notify.sock"
 	NLOG="$BATS_TEST_TMPDIR/notify.log"
 	LOG="$BATS_TEST_TMPDIR/weftd.log"

@@ -120,6 +120,10 @@ $(BUILD)/tests/failinject.so: tests/fault/failinject.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -std=c11 $(WARN) -O2 -fPIC -shared -o $@ $< -ldl
 
+$(BUILD)/tests/die_on_request: tests/fault/die_on_request.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
+
 $(BUILD)/tests/test_log: tests/unit/test_log.c daemon/log.c daemon/log.h tests/unit/testutil.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Ilib/src -Idaemon $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< daemon/log.c $(LIB_A) -lcmocka $(LDLIBS)
@@ -147,7 +151,8 @@ test: check-deps
 	@sh scripts/run-tests.sh $(UNIT_BIN) -- tests/bats
 
 .PHONY: unit-build
-unit-build: all $(UNIT_BIN) $(BUILD)/tests/failinject.so
+unit-build: all $(UNIT_BIN) $(BUILD)/tests/failinject.so \
+	$(BUILD)/tests/die_on_request
 
 # The same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer,
 # and under ThreadSanitizer; each in its own build tree.

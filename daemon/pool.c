@@ -31,6 +31,12 @@
 #define OUTPUT_READS 16 /* per wakeup: a chatty handler cannot hog us */
 #define OUTPUT_BURST 50 /* lines logged per worker per OUTPUT_PER_MS */
 #define OUTPUT_PER_MS 1000
+/*
+ * Start and exit lines, all workers together, per OUTPUT_PER_MS: requests
+ * that kill their workers are replaced at once (no backoff), so a client
+ * could otherwise make weftd log two lines per request.
+ */
+#define LIFE_BURST 20
 
 struct pool {
 	struct weftd *d;
@@ -44,6 +50,7 @@ struct pool {
 	wf_timer *respawn;
 	bool stopping;
 	void (*done)(struct weftd *);
+	struct weftd_rl life_rl;  /* worker start and exit lines */
 };
 
 static void fill(struct pool *p);
@@ -186,7 +193,8 @@ spawn_one(struct pool *p)
 	}
 	if (w->probation)
 		(void)wf_timer_start(w->kill_timer, QUICK_MS, 0);
-	weftd_log(LOG_INFO, "worker %d started", (int)w->pid);
+	if (weftd_rl_allow(&p->life_rl, wf_loop_now(d->main)))
+		weftd_log(LOG_INFO, "worker %d started", (int)w->pid);
 	return 0;
 }
 
@@ -362,6 +370,8 @@ log_exit(const struct worker *w, int st)
 	char how[64];
 	int level = w->retired ? LOG_INFO : LOG_WARNING;
 
+	if (!weftd_rl_allow(&w->pool->life_rl, wf_loop_now(w->d->main)))
+		return;
 	if (WIFEXITED(st))
 		snprintf(how, sizeof(how), "exited with status %d",
 		    WEXITSTATUS(st));
@@ -421,6 +431,11 @@ pool_new(struct weftd *d)
 		return -ENOMEM;
 	p->d = d;
 	d->pool = p;
+	p->life_rl.burst = LIFE_BURST;
+	p->life_rl.interval_ms = OUTPUT_PER_MS;
+	p->life_rl.start = wf_loop_now(d->main);
+	snprintf(p->life_rl.what, sizeof(p->life_rl.what), "worker start and "
+	    "exit lines");
 	if ((rc = wf_timer_new(d->main, &p->respawn, on_respawn, p)) < 0)
 		return rc;
 	/* The first start tells whether the handler can run at all. */
@@ -485,6 +500,8 @@ pool_tick(struct weftd *d)
 {
 	struct worker *w;
 
+	if (d->pool)
+		weftd_rl_flush(&d->pool->life_rl, wf_loop_now(d->main), false);
 	for (w = pool_first(d); w; w = w->next)
 		if (w->out >= 0)
 			weftd_rl_flush(&w->out_rl, wf_loop_now(d->main), false);
@@ -531,6 +548,7 @@ pool_free(struct weftd *d)
 		}
 		release(w);
 	}
+	weftd_rl_flush(&p->life_rl, wf_loop_now(d->main), true);
 	wf_timer_free(p->respawn);
 	free(p);
 	d->pool = NULL;

@@ -2,7 +2,9 @@
  * Per-address connection counts: a chained hash table under one mutex. An
  * entry lives while its address has a connection, so the table holds at
  * most one entry per open connection and an attacker cycling through
- * addresses cannot grow it past that.
+ * addresses cannot grow it past that. The hash is seeded at random per
+ * table: an attacker who picks its addresses (any host in an IPv6 /64)
+ * cannot aim them all at one chain, which every accept would walk.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -10,6 +12,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "peers.h"
 
@@ -23,6 +27,7 @@ struct wf__peer {
 struct wf__peers {
 	pthread_mutex_t lock;
 	unsigned max, mask;
+	uint64_t seed;
 	struct wf__peer **bucket;
 };
 
@@ -39,6 +44,14 @@ wf__peers_new(struct wf__peers **pp, unsigned max_per_addr, unsigned buckets)
 	    (p->bucket = calloc(n, sizeof(*p->bucket))) == NULL) {
 		free(p);
 		return -ENOMEM;
+	}
+	if (getrandom(&p->seed, sizeof(p->seed), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(p->seed)) {
+		struct timespec ts; /* no entropy yet: still not guessable offline */
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		p->seed = (uint64_t)(uintptr_t)p ^ (uint64_t)ts.tv_nsec << 20 ^
+		    (uint64_t)ts.tv_sec;
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	p->max = max_per_addr;
@@ -84,15 +97,18 @@ make_key(const struct wf_addr *a, unsigned char *key)
 	return 0;
 }
 
+/* FNV-1a from the table's seed; the high bits folded into the low ones. */
 static unsigned
-hash(const unsigned char *key, unsigned len)
+hash(const struct wf__peers *p, const unsigned char *key, unsigned len)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
+	uint64_t h = p->seed ^ UINT64_C(14695981039346656037);
 	unsigned i;
 
 	for (i = 0; i < len; i++)
-		h = (h ^ key[i]) * 16777619u;
-	return h;
+		h = (h ^ key[i]) * UINT64_C(1099511628211);
+	h ^= h >> 29;
+	h *= UINT64_C(0xbf58476d1ce4e5b9);
+	return (unsigned)(h ^ h >> 32);
 }
 
 int
@@ -107,7 +123,7 @@ wf__peers_add(struct wf__peers *p, const struct wf_addr *a,
 	*slot = NULL;
 	if (len == 0)
 		return 0;
-	b = hash(key, len) & p->mask;
+	b = hash(p, key, len) & p->mask;
 	pthread_mutex_lock(&p->lock);
 	for (e = p->bucket[b]; e; e = e->next)
 		if (e->len == len && memcmp(e->key, key, len) == 0)
@@ -141,7 +157,7 @@ wf__peers_remove(struct wf__peers *p, struct wf__peer *slot)
 
 	if (slot == NULL)
 		return;
-	b = hash(slot->key, slot->len) & p->mask;
+	b = hash(p, slot->key, slot->len) & p->mask;
 	pthread_mutex_lock(&p->lock);
 	if (--slot->count == 0) {
 		for (pp = &p->bucket[b]; *pp != slot; pp = &(*pp)->next)

@@ -217,6 +217,31 @@ attack_result() {
 	[ "$lines" -le 200 ] || fail "$lines lines of a flood were logged"
 }
 
+@test "requests that kill their workers are logged at a bounded rate" {
+	write_conf "\"$BUILD/tests/die_on_request\"" 4
+	start_weftd
+	# Each costs a fork and no backoff (a request's doing): without a
+	# limit, two log lines per request. Four clients at once, 15 each,
+	# pipelined.
+	pids="" t0=$(date +%s)
+	for c in 1 2 3 4; do
+		$CLIENT "$ADDR" send $(yes exit:1 | head -n 15) \
+		    >"$BATS_TEST_TMPDIR/killers.$c" &
+		pids="$pids $!"
+	done
+	for p in $pids; do wait "$p"; done
+	secs=$(($(date +%s) - t0 + 1))
+	assert_equal "$(cat "$BATS_TEST_TMPDIR"/killers.* | grep -c '^4 worker failed')" 60
+	# No backoff: the pool is whole again at once.
+	wait_for sh -c "[ \$(pgrep -c -P $WPID) -eq 4 ]"
+	wait_for grep -q "worker start and exit lines: [0-9]* more lines suppressed" "$LOG"
+	lines=$(grep -c "worker [0-9]* \(started\|exited\|killed\)" "$LOG")
+	echo "# 60 worker-killing requests in ${secs} s: $lines of 124 start and exit lines logged" >&3
+	# 20 a second, and the one interval that may straddle the end.
+	[ "$lines" -le $((20 * (secs + 1))) ] && [ "$lines" -lt 124 ] ||
+		fail "$lines start and exit lines logged in $secs s"
+}
+
 @test "a reload applies new deadlines to the connections already open" {
 	write_conf "" 2 "frame_timeout = 60s"
 	start_weftd

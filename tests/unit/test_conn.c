@@ -61,6 +61,18 @@ on_data(wf_conn *c, wf_buf *in, void *arg)
 		wf_conn_fail(c, WF_CLOSE_LIMIT, -rc);
 }
 
+/* n frames of one payload byte each, 'first' then the next letters. */
+static void
+one_byte_frames(unsigned char *p, int n, char first)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		wf_frame_header(p + i * (WF_FRAME_HDR + 1), 1, (uint16_t)i, 0);
+		p[i * (WF_FRAME_HDR + 1) + WF_FRAME_HDR] = (unsigned char)(first + i);
+	}
+}
+
 static void
 on_high(wf_conn *c, size_t queued, void *arg)
 {
@@ -356,13 +368,9 @@ resume_delivers_what_was_buffered(void **state)
 	struct srv s = { .mode = FRAMES, .max = 100, .one_then_pause = 1 };
 	int peer = pair(loop, &s);
 	unsigned char three[3 * (WF_FRAME_HDR + 1)], back[sizeof(three)];
-	int i;
 
 	(void)state;
-	for (i = 0; i < 3; i++) {
-		wf_frame_header(three + i * 9, 1, (uint16_t)i, 0);
-		three[i * 9 + WF_FRAME_HDR] = (unsigned char)('a' + i);
-	}
+	one_byte_frames(three, 3, 'a');
 	assert_int_equal(write(peer, three, sizeof(three)), (ssize_t)sizeof(three));
 	read_all(loop, peer, back, 9);
 	assert_int_equal(wf_loop_run_once(loop, 10), 0);
@@ -393,10 +401,7 @@ a_full_buffer_kept_while_paused_is_offered_first(void **state)
 
 	(void)state;
 	wf_conn_set_limits(s.c, 0, 2 * (WF_FRAME_HDR + 1), 1 << 20);
-	for (i = 0; i < 4; i++) {
-		wf_frame_header(four + i * 9, 1, (uint16_t)i, 0);
-		four[i * 9 + WF_FRAME_HDR] = (unsigned char)('a' + i);
-	}
+	one_byte_frames(four, 4, 'a');
 	assert_int_equal(write(peer, four, 18), 18);
 	for (i = 0; i < 5; i++)
 		assert_int_equal(wf_loop_run_once(loop, 10), 0);
@@ -440,10 +445,7 @@ end_of_input_waits_for_what_was_kept(void **state)
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(wf_conn_adopt(loop, &s.c, sv[0], &eof_cbs, &s), 0);
-	for (i = 0; i < 3; i++) {
-		wf_frame_header(three + i * 9, 1, (uint16_t)i, 0);
-		three[i * 9 + WF_FRAME_HDR] = (unsigned char)('a' + i);
-	}
+	one_byte_frames(three, 3, 'a');
 	assert_int_equal(write(sv[1], three, sizeof(three)), (ssize_t)sizeof(three));
 	assert_int_equal(shutdown(sv[1], SHUT_WR), 0);
 	for (i = 0; i < 3; i++) {
@@ -468,15 +470,12 @@ shutdown_read_offers_what_was_kept_then_ends(void **state)
 	wf_loop *loop = loop_new();
 	struct srv s = { .mode = FRAMES, .max = 100, .one_then_pause = 1 };
 	unsigned char two[2 * (WF_FRAME_HDR + 1)], back[sizeof(two)];
-	int sv[2], i;
+	int sv[2];
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(wf_conn_adopt(loop, &s.c, sv[0], &eof_cbs, &s), 0);
-	for (i = 0; i < 2; i++) {
-		wf_frame_header(two + i * 9, 1, (uint16_t)i, 0);
-		two[i * 9 + WF_FRAME_HDR] = (unsigned char)('x' + i);
-	}
+	one_byte_frames(two, 2, 'x');
 	assert_int_equal(write(sv[1], two, sizeof(two)), (ssize_t)sizeof(two));
 	read_all(loop, sv[1], back, 9); /* the second is kept: paused */
 	wf_conn_shutdown_read(s.c);

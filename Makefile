@@ -47,9 +47,9 @@ BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 EXAMPLE_SRC = $(wildcard examples/*.c examples/handlers/*.c)
 EXAMPLE_BIN = $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 TOOL_BIN  = $(BUILD)/weft-cat $(BUILD)/weftd
-WEFTD_SRC = daemon/weftd.c daemon/front.c daemon/dispatch.c daemon/pool.c \
-            daemon/job.c daemon/log.c daemon/config.c daemon/spawn.c \
-            daemon/reload.c daemon/budget.c
+WEFTD_SRC = daemon/weftd.c daemon/front.c daemon/dispatch.c daemon/worker.c \
+            daemon/pool.c daemon/job.c daemon/log.c daemon/config.c \
+            daemon/spawn.c daemon/reload.c daemon/budget.c
 
 .PHONY: all run test unit check-deps asan tsan valgrind test-system fuzz chaos deb bench install uninstall clean FORCE
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,6 @@ static const struct {
 	const char *name;
 	long min, max;
 } ranges[] = {
-	{ "io_threads", 1, 256 },
 	{ "max_connections", 1, 1000000 },
 	{ "workers", 1, 1024 },
 	{ "queue_limit", 0, 1000000 },
@@ -135,6 +135,62 @@ check_range(cfg_t *cfg, cfg_opt_t *opt)
 		}
 	}
 	return 0;
+}
+
+#define MAX_IO_THREADS 256
+
+/* "auto" (0 here), or a number of threads. */
+static int
+parse_threads(const char *s, long *n)
+{
+	char *end;
+
+	if (s && strcmp(s, "auto") == 0) {
+		*n = 0;
+		return 0;
+	}
+	if (s == NULL || ((*s < '0' || *s > '9') && *s != '-'))
+		return -1;
+	errno = 0;
+	*n = strtol(s, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
+static int
+check_threads(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	long n;
+
+	if (parse_threads(s, &n) < 0) {
+		cfg_error(cfg, "io_threads: \"%s\" is neither auto nor a number",
+		    s ? s : "");
+		return -1;
+	}
+	if (strcmp(s, "auto") != 0 && (n < 1 || n > MAX_IO_THREADS)) {
+		cfg_error(cfg, "io_threads: %ld is out of range 1..%d", n,
+		    MAX_IO_THREADS);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * auto: one IO thread per 4 CPUs weftd may run on, at least one. Measured
+ * on 2 CPUs (pinned and not): a second IO thread costs 10-35 % more CPU
+ * per request than one, as it only shares a core with the handlers; the
+ * handlers, not the framing, are what needs the CPUs.
+ */
+static unsigned
+auto_threads(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0 ||
+	    (n = CPU_COUNT(&set)) < 4)
+		return 1;
+	return n / 4 < MAX_IO_THREADS ? (unsigned)n / 4 : MAX_IO_THREADS;
 }
 
 static int
@@ -489,14 +545,6 @@ budgets(cfg_t *cfg, struct weftd_config *c, const char *path, char *err,
 	}
 	c->max_buffered = total;
 	c->max_buffered_per_client = client;
-	/* What a worker's socket may have to hold: a buffer holds < 4 GiB. */
-	if ((uint64_t)cfg_getint(cfg_getsec(cfg, "handler"), "pipeline") *
-	    frame > UINT32_MAX) {
-		snprintf(err, errlen, "%s: pipeline x max_frame (%s) is over "
-		    "4 GiB: the requests one worker may be sent must fit its "
-		    "socket's buffer", path, cfg_getstr(cfg, "max_frame"));
-		return -1;
-	}
 	return 0;
 }
 
@@ -518,7 +566,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		CFG_INT("workers", 4, CFGF_NONE),
 		CFG_STR("request_timeout", "30s", CFGF_NONE),
 		CFG_INT("queue_limit", 1024, CFGF_NONE),
-		CFG_INT("pipeline", 1, CFGF_NONE),
+		CFG_INT("pipeline", 16, CFGF_NONE),
 		CFG_STR_LIST("env", "{}", CFGF_NONE),
 		CFG_END()
 	};
@@ -530,7 +578,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 	};
 	cfg_opt_t opts[] = {
 		CFG_STR_LIST("listen", "{\"127.0.0.1:7000\"}", CFGF_NONE),
-		CFG_INT("io_threads", 2, CFGF_NONE),
+		CFG_STR("io_threads", "auto", CFGF_NONE),
 		CFG_INT("max_connections", 10000, CFGF_NONE),
 		CFG_INT("max_pipeline", 128, CFGF_NONE),
 		CFG_STR("max_frame", "1m", CFGF_NONE),
@@ -552,7 +600,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		cfg_validate_callback_t fn;
 	} checks[] = {
 		{ "listen", check_listen },
-		{ "io_threads", check_range },
+		{ "io_threads", check_threads },
 		{ "max_connections", check_range },
 		{ "max_pipeline", check_range },
 		{ "max_frame", check_size },
@@ -580,6 +628,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 	size_t len;
 	int line;
 	uint64_t v;
+	long n;
 	cfg_t *cfg, *h, *u;
 	unsigned long id;
 	size_t i;
@@ -636,7 +685,8 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		goto out;
 	}
 	/* Every value was checked while parsing: these cannot fail now. */
-	c->io_threads = (unsigned)cfg_getint(cfg, "io_threads");
+	(void)parse_threads(cfg_getstr(cfg, "io_threads"), &n);
+	c->io_threads = n ? (unsigned)n : auto_threads();
 	c->max_connections = (unsigned)cfg_getint(cfg, "max_connections");
 	c->max_pipeline = (unsigned)cfg_getint(cfg, "max_pipeline");
 	weftd_parse_size(cfg_getstr(cfg, "max_frame"), &v);

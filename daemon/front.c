@@ -260,42 +260,42 @@ discard_input(struct client *c)
 	drop_partial(c);
 }
 
-/* --- requests: client -> main thread ------------------------------------ */
+/* --- the flush: once per loop iteration ---------------------------------- */
 
-static void deliver(struct front *f, struct job *j);
 static void flush_dirty(struct front *f);
+static void deliver(struct front *f, struct job *j);
 
-/* Once per loop iteration: this iteration's requests, in one task. */
+/*
+ * After the iteration's IO: what this iteration gave the workers goes in
+ * one writev each, batches for other loops in one post each, and every
+ * answer that became sendable in one writev per client.
+ */
 static void
-post_requests(void *arg)
+flush_task(void *arg)
 {
 	struct front *f = arg;
-	struct job *list = f->out, *j, *next;
 
-	f->out = NULL;
-	f->out_tail = &f->out;
-	f->out_posted = false;
-	if (list == NULL || wf_loop_post(f->d->main, dispatch_submit, list) == 0)
-		return;
-	/*
-	 * Out of memory for the task (the main loop outlives the IO
-	 * threads): answer here, so the client is not left waiting.
-	 */
-	for (j = list; j; j = next) {
-		next = j->next;
-		deliver(f, job_error(j, WEFTD_OVERLOADED, "overloaded"));
-	}
+	f->flush_posted = false;
+	dispatch_flush(f);
 	flush_dirty(f);
 }
 
-static void
-queue_request(struct front *f, struct job *j)
+void
+front_kick(struct front *f)
 {
-	j->next = NULL;
-	*f->out_tail = j;
-	f->out_tail = &j->next;
-	if (!f->out_posted && wf_loop_post(f->loop, post_requests, f) == 0)
-		f->out_posted = true;
+	if (f->flush_posted)
+		return;
+	if (wf_loop_post(f->loop, flush_task, f) == 0)
+		f->flush_posted = true;
+	else
+		flush_task(f); /* the loop is being freed: no later iteration */
+}
+
+void
+front_answer(struct front *f, struct job *j)
+{
+	deliver(f, j);
+	front_kick(f);
 }
 
 /* The client broke the protocol: answer that, in order, then close. */
@@ -419,6 +419,7 @@ on_data(wf_conn *conn, wf_buf *in, void *arg)
 	struct client *c = arg;
 	struct front *f = c->front;
 	struct wf_frame fr;
+	struct job *j;
 	int rc;
 
 	if (c->discard) {
@@ -450,17 +451,18 @@ on_data(wf_conn *conn, wf_buf *in, void *arg)
 		if (rc == 0)
 			break;
 		c->inflight++;
-		queue_request(f, c->partial);
+		j = c->partial;
 		c->partial = NULL;
 		c->have = 0;
 		c->frame_t0 = 0; /* the next frame's clock starts at its byte */
+		dispatch_submit(f, j);
 	}
 	set_lib_in(c, wf_buf_len(in));
 	if (c->stop == 0 && (c->partial || wf_buf_len(in)) && c->frame_t0 == 0)
 		c->frame_t0 = wf_loop_now(f->loop);
 }
 
-/* --- answers: main thread -> client ------------------------------------- */
+/* --- answers -> client ---------------------------------------------------- */
 
 static void
 deliver(struct front *f, struct job *j)
@@ -604,6 +606,7 @@ on_tick(wf_timer *t, void *arg)
 			wf_conn_abort(c->conn);
 		}
 	}
+	dispatch_tick(f);
 	weftd_rl_flush(&f->rl, now, false);
 	if (f->clients == NULL)
 		wf_timer_stop(t);
@@ -759,7 +762,8 @@ static const struct wf_conn_cbs client_cbs = {
 /* The limits of d->cfg that the IO threads copy (and a reload changes). */
 struct limits {
 	struct front *f;
-	uint64_t max_client, frame_ms, send_ms;
+	uint64_t max_client, frame_ms, send_ms, request_ms;
+	unsigned pipeline, queue_limit;
 };
 
 static void
@@ -770,6 +774,9 @@ take_limits(void *arg)
 	l->f->max_client = l->max_client;
 	l->f->frame_ms = l->frame_ms;
 	l->f->send_ms = l->send_ms;
+	l->f->request_ms = l->request_ms;
+	l->f->pipeline = l->pipeline;
+	l->f->queue_limit = l->queue_limit;
 	free(l);
 }
 
@@ -787,6 +794,9 @@ front_apply(struct weftd *d)
 		l->max_client = d->cfg.max_buffered_per_client;
 		l->frame_ms = d->cfg.frame_timeout_ms;
 		l->send_ms = d->cfg.send_timeout_ms;
+		l->request_ms = d->cfg.handler.request_timeout_ms;
+		l->pipeline = d->cfg.handler.pipeline;
+		l->queue_limit = d->cfg.handler.queue_limit;
 		if (wf_loop_post(d->fronts[i].loop, take_limits, l) < 0)
 			free(l);
 	}
@@ -816,13 +826,17 @@ front_start(struct weftd *d)
 		},
 	};
 	wf_loop_group *g;
+	size_t size;
 	unsigned i;
 	int rc;
 
 	atomic_store(&d->budget_max, d->cfg.max_buffered);
 	d->nfronts = d->cfg.io_threads;
-	if ((d->fronts = calloc(d->nfronts, sizeof(*d->fronts))) == NULL)
+	/* Aligned, so what different threads write shares no cache line. */
+	size = (d->nfronts * sizeof(*d->fronts) + 63) / 64 * 64;
+	if ((d->fronts = aligned_alloc(_Alignof(struct front), size)) == NULL)
 		return -ENOMEM;
+	memset(d->fronts, 0, size);
 	if ((rc = wf_server_start(&d->server, &o)) < 0) {
 		weftd_log(LOG_ERR, "starting %u IO threads: %s", o.threads,
 		    strerror(-rc));
@@ -840,8 +854,9 @@ front_start(struct weftd *d)
 		f->max_client = d->cfg.max_buffered_per_client;
 		f->frame_ms = d->cfg.frame_timeout_ms;
 		f->send_ms = d->cfg.send_timeout_ms;
-		f->out_tail = &f->out;
-		f->replies_tail = &f->replies;
+		f->request_ms = d->cfg.handler.request_timeout_ms;
+		f->pipeline = d->cfg.handler.pipeline;
+		f->queue_limit = d->cfg.handler.queue_limit;
 		f->rl.burst = LOG_BURST;
 		f->rl.interval_ms = LOG_PER_MS;
 		snprintf(f->rl.what, sizeof(f->rl.what), "client lines on IO "

@@ -2,12 +2,77 @@
  * Jobs (one allocation per request, reused for its answer) and clients.
  * Every byte of a job is charged to the budget while it exists; the
  * client's own count (held) is kept by its IO thread (front.c).
+ *
+ * Jobs of the common sizes are reused, not freed: each thread keeps up to
+ * CACHE_JOBS free ones per size class (a request is mostly made and freed
+ * by the same IO thread, and malloc's own per-thread cache stops near
+ * 1 KiB). A job is made at its class's size, so it rarely grows for its
+ * answer. A thread's cache is freed when the thread exits.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "weftd.h"
+
+#define CACHE_JOBS 16
+#define NCLASS 6 /* struct and frame[] fill 512 B, 1 KiB, ... 16 KiB */
+
+static uint32_t
+class_cap(int k)
+{
+	return (512u << k) - (uint32_t)sizeof(struct job);
+}
+
+struct cache {
+	struct job *free[NCLASS];
+	unsigned n[NCLASS];
+	bool registered; /* for at_thread_exit */
+};
+
+static _Thread_local struct cache cache;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+void
+job_cache_drain(void)
+{
+	struct job *j;
+	int k;
+
+	for (k = 0; k < NCLASS; k++) {
+		while ((j = cache.free[k]) != NULL) {
+			cache.free[k] = j->next;
+			free(j);
+		}
+		cache.n[k] = 0;
+	}
+}
+
+static void
+at_thread_exit(void *arg)
+{
+	(void)arg;
+	job_cache_drain();
+}
+
+static void
+cache_init(void)
+{
+	(void)pthread_key_create(&cache_key, at_thread_exit);
+}
+
+static int
+class_of(uint32_t cap)
+{
+	int k;
+
+	for (k = 0; k < NCLASS; k++)
+		if (cap <= class_cap(k))
+			return k;
+	return -1;
+}
 
 uint64_t
 job_charge(const struct job *j)
@@ -18,10 +83,20 @@ job_charge(const struct job *j)
 struct job *
 job_new(struct client *c, uint64_t seq, uint32_t cap)
 {
-	struct job *j = malloc(sizeof(*j) + cap);
+	int k = class_of(cap);
+	struct job *j;
 
-	if (j == NULL)
-		return NULL;
+	if (k >= 0 && (j = cache.free[k]) != NULL) {
+		cache.free[k] = j->next;
+		cache.n[k]--;
+	} else {
+		if (k >= 0)
+			cap = class_cap(k);
+		if ((j = malloc(sizeof(*j) + cap)) == NULL)
+			return NULL;
+	}
+	if (k >= 0)
+		cap = class_cap(k);
 	j->next = NULL;
 	j->client = c;
 	j->seq = seq;
@@ -29,6 +104,7 @@ job_new(struct client *c, uint64_t seq, uint32_t cap)
 	j->cap = cap;
 	j->held = 0;
 	j->tag = 0;
+	j->resends = 0;
 	atomic_fetch_add(&c->refs, 1);
 	budget_charge(c->front->d, job_charge(j));
 	return j;
@@ -100,7 +176,21 @@ client_unref(struct client *c)
 void
 job_free(struct job *j)
 {
+	int k = class_of(j->cap);
+
 	budget_release(j->client->front->d, job_charge(j));
 	client_unref(j->client);
-	free(j);
+	if (k < 0 || j->cap != class_cap(k) || cache.n[k] >= CACHE_JOBS) {
+		free(j);
+		return;
+	}
+	/* The first one a thread keeps makes sure it is freed at its exit. */
+	if (!cache.registered) {
+		cache.registered = true;
+		pthread_once(&cache_once, cache_init);
+		(void)pthread_setspecific(cache_key, &cache);
+	}
+	j->next = cache.free[k];
+	cache.free[k] = j;
+	cache.n[k]++;
 }

@@ -162,6 +162,7 @@ spawn_one(struct pool *p)
 		free(w);
 		return rc;
 	}
+	atomic_init(&w->refs, 1);
 	w->d = d;
 	w->pool = p;
 	w->pid = ch.pid;
@@ -199,28 +200,23 @@ spawn_one(struct pool *p)
 }
 
 /*
- * Replace one old worker, idle at once, busy when its requests are done.
- * 0 if there is none left.
+ * Replace one old worker: it takes no new requests and is retired once
+ * its loop has answered the ones it has (at once if none). 0 if there is
+ * none left.
  */
 static int
 retire_one_old(struct pool *p)
 {
-	struct worker *w, *busy = NULL;
+	struct worker *w;
 
-	for (w = p->all; w; w = w->next) {
-		if (w->retired || w->leaving || w->gen == p->gen)
-			continue;
-		if (w->njobs == 0) {
-			pool_retire(w, "reload");
-			return 1;
-		}
-		busy = w;
-	}
-	if (busy == NULL)
+	for (w = p->all; w; w = w->next)
+		if (!w->retired && !w->leaving && w->gen != p->gen)
+			break;
+	if (w == NULL)
 		return 0;
-	busy->leaving = true;
+	w->leaving = true;
 	p->old_live--;
-	dispatch_worker_quiesce(busy);
+	dispatch_worker_quiesce(w);
 	return 1;
 }
 
@@ -326,7 +322,7 @@ pool_retire(struct worker *w, const char *why)
 	 * replaced at once (the request got `worker failed`), and weftd's own
 	 * retirements (reload) are no failure at all.
 	 */
-	if (w->gen == p->gen && w->assigned == 0 &&
+	if (w->gen == p->gen && atomic_load(&w->assigned) == 0 &&
 	    now - w->started < QUICK_MS) {
 		delay = back_off(p, now);
 		if (w->probation && !p->failing) {
@@ -345,6 +341,18 @@ pool_retire(struct worker *w, const char *why)
 	fill(p);
 }
 
+void
+pool_retire_task(void *arg)
+{
+	struct worker *w = arg;
+
+	if (w->d->pool && !w->retired) {
+		w->eof = w->io_eof;
+		pool_retire(w, w->io_why);
+	}
+	worker_unref(w);
+}
+
 static void
 release(struct worker *w)
 {
@@ -361,7 +369,7 @@ release(struct worker *w)
 		p->all = w->next;
 	if (w->next)
 		w->next->prev = w->prev;
-	free(w);
+	worker_unref(w);
 }
 
 static void
@@ -383,7 +391,7 @@ log_exit(const struct worker *w, int st)
 		    w->why);
 	else
 		weftd_log(level, "worker %d %s after %lu requests", (int)w->pid,
-		    how, w->served);
+		    how, atomic_load(&w->served));
 }
 
 static void

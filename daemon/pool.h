@@ -2,6 +2,7 @@
 #ifndef WEFTD_POOL_H
 #define WEFTD_POOL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -19,11 +20,8 @@ struct worker {
 	wf_io *out_io;
 	wf_timer *kill_timer;       /* probation's end; later SIGKILL */
 	uint64_t started;           /* main loop ms */
-	unsigned long served;
-	unsigned long assigned;     /* requests sent to it, ever */
 	const char *why;            /* why it was retired, for the exit log */
 	bool retired, exited;
-	bool eof;                   /* it closed its socket: likely exiting */
 	bool termed;                /* SIGTERM sent */
 	unsigned gen;               /* the configuration it was started for */
 	bool probation;             /* started by a reload: no requests until
@@ -33,17 +31,37 @@ struct worker {
 	size_t linelen;
 	char line[WORKER_LINE];
 	struct weftd_rl out_rl;     /* its output lines in the log */
-	/* dispatch.c: */
-	wf_conn *conn;              /* NULL once retired */
-	struct worker *anext, *aprev; /* the available list */
-	bool avail;
-	struct job *head, **tail;   /* requests sent, oldest first */
+	bool eof;                   /* it closed its socket (its loop said) */
+	/*
+	 * worker.c. Set before its loop is given it, then written by that
+	 * loop only (its pid, gen and the fields above never change there).
+	 */
+	atomic_uint refs;           /* pool.c's, its loop's, one per post */
+	struct lane *lane;          /* the IO loop that owns its socket */
+	bool on_loop;               /* main: its loop has it (up, not down) */
+	int sock;                   /* until its loop takes it */
+	bool io_ready;              /* out of probation */
+	bool quiet;                 /* leaving: no new requests */
+	bool dead;                  /* out of service on its loop */
+	bool retire_asked;          /* its loop asked pool.c to retire it */
+	const char *io_why;         /* ... why; and io_eof: it closed first */
+	bool io_eof;
+	bool idle, in_write;        /* on the lane's idle / to-write list */
+	wf_conn *conn;              /* NULL once down */
+	struct worker *lnext, *lprev; /* the lane's workers */
+	struct worker *inext, *iprev; /* the lane's idle workers */
+	struct worker *wnext;         /* the lane's workers with unsent jobs */
+	struct job *head, **tail;   /* requests given it, oldest first */
+	struct job *unsent;         /* of those, the first not yet written */
+	unsigned njobs;
+	uint64_t bytes;             /* of the requests given it */
 	bool tagged;                /* it said hello: its answers carry tags */
 	uint16_t last_tag;
-	unsigned njobs;
 	wf_timer *timer;            /* request_timeout of the oldest */
 	/* Charged to the budget: what its socket buffers, both ways. */
 	uint64_t lib_in, out_held;
+	atomic_ulong assigned;      /* requests given it, ever */
+	atomic_ulong served;
 };
 
 /* Start cfg.handler.workers processes; fails if the first cannot start. */
@@ -71,9 +89,16 @@ struct worker *pool_first(const struct weftd *d);
 /* SIGKILL what is left, reap it, free everything. Outside the loop too. */
 void pool_free(struct weftd *d);
 
-/* dispatch.c, called by the pool. */
+/* Posted by w's loop: retire w (w->io_why); drops the post's reference. */
+void pool_retire_task(void *w);
+
+/* dispatch.c, called by the pool (main thread). */
+/* Give w's socket to the IO loop with the fewest workers. */
 int dispatch_worker_up(struct worker *w, int sock);
+/* Its loop fails what w still has (`worker failed`) and closes its socket. */
 void dispatch_worker_down(struct worker *w);
+/* pool.c lets go of w; freed when its loop has too (any thread). */
+void worker_unref(struct worker *w);
 /* No new requests for w (it is leaving); its current ones finish. */
 void dispatch_worker_quiesce(struct worker *w);
 /* w's probation is over: it may be given requests. */

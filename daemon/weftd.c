@@ -254,14 +254,18 @@ start(struct weftd *d)
 		return rc;
 	}
 	if ((rc = wf_signal_start(d->main, &d->signals, &set, on_signal, d)) < 0 ||
-	    (rc = wf_timer_new(d->main, &d->status_timer, on_status, d)) < 0 ||
-	    (rc = dispatch_new(d)) < 0) {
+	    (rc = wf_timer_new(d->main, &d->status_timer, on_status, d)) < 0) {
 		weftd_log(LOG_ERR, "setting up the main loop: %s", strerror(-rc));
 		return rc;
 	}
 	raise_nofile(&d->cfg);
-	if ((rc = front_start(d)) < 0 || (rc = front_listen(d)) < 0 ||
-	    (rc = pool_new(d)) < 0)
+	if ((rc = front_start(d)) < 0)
+		return rc;
+	if ((rc = dispatch_new(d)) < 0) {
+		weftd_log(LOG_ERR, "setting up the dispatch: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = front_listen(d)) < 0 || (rc = pool_new(d)) < 0)
 		return rc;
 	if ((rc = start_watchdog(d)) < 0)
 		return rc;
@@ -276,10 +280,9 @@ static void
 finish(struct weftd *d)
 {
 	d->exiting = true;
+	dispatch_close(d);
 	front_stop(d);
 	pool_free(d);
-	if (d->dispatch)
-		dispatch_close(d);
 	if (d->signals)
 		wf_signal_stop(d->signals);
 	if (d->status_timer)
@@ -292,6 +295,7 @@ finish(struct weftd *d)
 	if (d->main)
 		wf_loop_free(d->main);
 	dispatch_free(d);
+	job_cache_drain();
 	free(d->fronts);
 	weftd_config_free(&d->cfg);
 }

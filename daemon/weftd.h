@@ -1,15 +1,18 @@
 /*
- * weftd's shared state. Three roles, one file each:
+ * weftd's shared state. Four roles, one file each:
  *
  *   front.c     IO threads: client connections, framing, response order
- *   dispatch.c  main thread: the queue, the worker sockets, timeouts
+ *   dispatch.c  IO threads: where each request goes, the shared queue
+ *   worker.c    IO threads: the worker sockets each loop owns
  *   pool.c      main thread: handler processes, their output, reaping
  *
  * A request travels as one struct job, allocated by the IO thread that read
- * it: to the main thread in a batch (one task per IO-loop iteration), to a
- * worker, and back, rewritten in place into the response, to the IO thread
- * in a batch again. The client it belongs to is reference-counted, so a job
- * can outlive its connection; its response is then dropped.
+ * it, to a worker of the same loop and back, rewritten in place into the
+ * answer: no other thread sees it. Only when another loop has a less busy
+ * worker does it cross to that loop (or, when none has room, wait in the
+ * shared queue), and its answer comes back in that loop's batch for this
+ * one. The client is reference-counted for those, so a job can outlive its
+ * connection; its answer is then dropped.
  */
 #ifndef WEFTD_H
 #define WEFTD_H
@@ -57,10 +60,11 @@ struct job {
 	struct job *next;
 	struct client *client;
 	uint64_t seq;     /* the request's place on its connection */
-	uint64_t t0;      /* main loop ms: queued, then sent to the worker */
+	uint64_t t0;      /* loop ms: queued, then given to its worker */
 	uint32_t cap;     /* bytes of frame[] allocated */
 	uint32_t held;    /* of its charge, what its client's count has */
 	uint16_t tag;     /* its worker's tag for it; 0: untagged */
+	uint8_t resends;  /* sent again, its worker having failed before it */
 	unsigned char frame[]; /* header + payload, request then response */
 };
 
@@ -100,29 +104,32 @@ struct client {
 	bool dirty;   /* on the loop's dirty list */
 };
 
-/* One per IO loop. */
+/* One per IO loop; cache-line aligned (aligned_alloc), see below. */
 struct front {
 	struct weftd *d;
 	wf_loop *loop;
 	unsigned index;
+	struct lane *lane;           /* dispatch.c: this loop's workers */
 	/* Copies: the IO threads never read d->cfg, which a reload rewrites. */
 	uint32_t max_frame;
 	unsigned max_pipeline;
 	uint64_t max_client;         /* max_buffered_per_client */
 	uint64_t frame_ms, send_ms;  /* frame_timeout, send_timeout */
+	unsigned pipeline, queue_limit; /* the handler's */
+	uint64_t request_ms;         /* request_timeout */
 	/* IO thread only: */
 	struct client *clients;      /* every open one, for draining */
-	struct job *out, **out_tail; /* requests read this iteration */
 	struct client *dirty;        /* clients with answers to write */
-	bool out_posted;
+	bool flush_posted;           /* front_kick(): the flush task is queued */
 	bool starved;                /* the budget is spent: nothing reads */
 	wf_timer *tick;              /* deadlines and log summaries */
 	struct weftd_rl rl;          /* lines clients cause */
-	/* The watchdog's pings (main thread) and their answers. */
-	unsigned long pings;
-	atomic_ulong pongs;
-	/* Main thread only (dispatch.c): answers for this loop. */
-	struct job *replies, **replies_tail;
+	/*
+	 * The watchdog's pings (main thread) and their answers (this loop):
+	 * each on a line of its own, away from what the loop writes.
+	 */
+	_Alignas(64) unsigned long pings;
+	_Alignas(64) atomic_ulong pongs;
 };
 
 struct weftd {
@@ -135,7 +142,7 @@ struct weftd {
 	struct dispatch *dispatch;
 	struct pool *pool;
 	atomic_uint clients;       /* open client connections */
-	atomic_ullong served;      /* responses handed to the IO threads */
+	atomic_ullong served;      /* answers given to clients' loops */
 	/* budget.c: max_buffered, and what is held against it. */
 	atomic_ullong budget_max;
 	atomic_ullong buffered;
@@ -175,19 +182,25 @@ int front_listen(struct weftd *d);
 bool front_alive(struct weftd *d);
 void front_drain(struct weftd *d);
 void front_stop(struct weftd *d);
-/* Runs on the IO loop: a batch of answered jobs (wf_loop_post target). */
+/* On f's loop: have the flush task run at the end of this iteration. */
+void front_kick(struct front *f);
+/* On f's loop: j's answer, for a client of f (written by the flush). */
+void front_answer(struct front *f, struct job *j);
+/* Runs on the client's loop: answers from another loop (wf_loop_post). */
 void front_deliver(void *jobs);
 
 /* dispatch.c */
 int dispatch_new(struct weftd *d);
+/* Before the IO threads are joined: each loop lets go of its workers. */
 void dispatch_close(struct weftd *d);
 void dispatch_free(struct weftd *d);
-/* Runs on the main loop: a batch of new requests (wf_loop_post target). */
-void dispatch_submit(void *jobs);
-/* Answer j with a weftd status; its payload becomes msg. */
-void dispatch_reply_error(struct weftd *d, struct job *j, uint16_t status,
-    const char *msg);
-/* Jobs queued or on a worker. */
+/* On f's loop: a request read whole; its answer comes to front_answer. */
+void dispatch_submit(struct front *f, struct job *j);
+/* On f's loop, from its flush task: write to the workers, post batches. */
+void dispatch_flush(struct front *f);
+/* On f's loop, every tick: requests that waited in the queue too long. */
+void dispatch_tick(struct front *f);
+/* Jobs queued, on their way, or on a worker (any thread). */
 unsigned dispatch_pending(const struct weftd *d);
 /* At shutdown_timeout: every pending job gets `shutting down`. */
 void dispatch_abandon(struct weftd *d);
@@ -214,6 +227,8 @@ struct job *job_error(struct job *j, uint16_t status, const char *msg);
 uint64_t job_charge(const struct job *j);
 uint32_t job_len(const struct job *j); /* payload length from the header */
 void job_free(struct job *j);
+/* The calling thread's cache of free jobs (done at thread exit anyway). */
+void job_cache_drain(void);
 void client_unref(struct client *c);
 
 #endif

@@ -74,7 +74,8 @@ nworkers_is() {
 }
 
 @test "a full queue answers 'overloaded' at once" {
-	write_conf "$PY_HANDLER" 1 "" "queue_limit = 1"
+	write_conf "$PY_HANDLER" 1 "" "queue_limit = 1
+	  pipeline = 1"
 	start_weftd
 	$CLIENT "$ADDR" send "sleep:2" >/dev/null &
 	wait_for grep -q ": sleeping" "$LOG"
@@ -120,6 +121,8 @@ nworkers_is() {
 }
 
 @test "a handler that exits answers 'worker failed' and is replaced" {
+	# "next" is pipelined to the same worker behind "exit:7": it is sent
+	# once more, to the replacement.
 	write_conf "$PY_HANDLER" 1
 	start_weftd
 	run $CLIENT "$ADDR" send "exit:7" "next"

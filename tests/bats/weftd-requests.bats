@@ -52,6 +52,34 @@ teardown() {
 	assert_output "1000 answers in order"
 }
 
+# Pipelining to workers is on by default, yet a request goes to an idle
+# worker first: one on another IO loop too. The slow client's answer must
+# still be owed when the fast one has all of its own.
+slow_never_delays() {
+	write_conf "$PY_HANDLER" 2 "io_threads = $1"
+	start_weftd
+	SLOW="$BATS_TEST_TMPDIR/slow.out"
+	$CLIENT "$ADDR" send "sleep:20" >"$SLOW" 2>&1 &
+	SLOWPID=$!
+	wait_for grep -q ": sleeping" "$LOG"
+	for i in 1 2 3 4 5 6; do
+		run $CLIENT "$ADDR" send "fast $i" "more $i"
+		assert_success
+		assert_line --index 0 "0 fast $i"
+		assert_line --index 1 "0 more $i"
+	done
+	[ ! -s "$SLOW" ]
+	kill "$SLOWPID" 2>/dev/null || true
+}
+
+@test "a slow request never delays another while a worker is idle" {
+	slow_never_delays 1
+}
+
+@test "... nor when the idle worker belongs to another IO thread" {
+	slow_never_delays 2
+}
+
 @test "200 concurrent connections are all answered" {
 	write_conf "" 2 "max_connections = 300"
 	start_weftd

@@ -7,7 +7,10 @@
  *              [--duration S] [--framed]
  *
  * The last line is for scripts:
- *   RESULT rps= mbps= p50_us= p99_us= p999_us= requests=
+ *   RESULT rps= mbps= p50_us= p99_us= p999_us= requests= errors=
+ *
+ * With --framed, an answer whose status is not 0 is an error: counted
+ * apart, and in neither requests/s nor the latencies.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +34,7 @@ static struct {
 	int framed, measuring, done;
 	double duration;
 	char *payload;
-	uint64_t requests, hist[BUCKETS + 1];
+	uint64_t requests, errors, hist[BUCKETS + 1];
 	wf_loop *loop;
 	struct client *cl;
 } B = { .conns = 100, .depth = 1, .size = 64, .duration = 5 };
@@ -75,13 +78,15 @@ fire(struct client *k, unsigned n)
 }
 
 static void
-complete(struct client *k, uint64_t t)
+complete(struct client *k, uint64_t t, int ok)
 {
 	uint64_t us = (t - k->sent[k->head]) / 1000;
 
 	k->head = (k->head + 1) % B.depth;
 	k->inflight--;
-	if (B.measuring) {
+	if (B.measuring && !ok) {
+		B.errors++;
+	} else if (B.measuring) {
 		B.hist[us < BUCKETS ? us : BUCKETS]++;
 		B.requests++;
 	}
@@ -100,7 +105,7 @@ on_data(wf_conn *c, wf_buf *in, void *arg)
 	if (B.framed) {
 		while ((rc = wf_frame_decode(in, (uint32_t)B.size, &f)) == 1) {
 			wf_buf_consume(in, WF_FRAME_HDR + f.len);
-			complete(k, t);
+			complete(k, t, f.status == 0);
 			done++;
 		}
 		if (rc < 0) {
@@ -112,7 +117,7 @@ on_data(wf_conn *c, wf_buf *in, void *arg)
 
 		wf_buf_consume(in, n);
 		for (k->partial += n; k->partial >= B.size; k->partial -= B.size) {
-			complete(k, t);
+			complete(k, t, 1);
 			done++;
 		}
 	}
@@ -250,12 +255,15 @@ main(int argc, char **argv)
 	    (unsigned long long)percentile(0.50),
 	    (unsigned long long)percentile(0.99),
 	    (unsigned long long)percentile(0.999));
+	if (B.errors)
+		printf("errors: %llu answers with a status other than 0\n",
+		    (unsigned long long)B.errors);
 	printf("RESULT rps=%.1f mbps=%.2f p50_us=%llu p99_us=%llu p999_us=%llu "
-	    "requests=%llu\n", rps, rps * (double)B.size / 1e6,
+	    "requests=%llu errors=%llu\n", rps, rps * (double)B.size / 1e6,
 	    (unsigned long long)percentile(0.50),
 	    (unsigned long long)percentile(0.99),
 	    (unsigned long long)percentile(0.999),
-	    (unsigned long long)B.requests);
+	    (unsigned long long)B.requests, (unsigned long long)B.errors);
 	return 0;
 usage:
 	fprintf(stderr, "usage: weft-bench [--host H] --port P [--conns N] "

@@ -149,7 +149,7 @@ def main():
             f.write('listen = { "127.0.0.1:0" }\nio_threads = 2\n'
                     'log_level = info\nmax_pipeline = 8\n'
                     'handler {\n command = { "%s" }\n workers = %d\n'
-                    ' pipeline = 2\n request_timeout = 10s\n}\n' %
+                    ' request_timeout = 10s\n}\n' %
                     (handler, workers))
     workers = 4
     write_conf(workers)

@@ -1,0 +1,82 @@
+/*
+ * The dispatch's state, shared by dispatch.c (where requests go, the
+ * shared queue, batches between loops) and worker.c (a worker's socket on
+ * the IO loop that owns it). Nothing here is for the rest of weftd.
+ */
+#ifndef WEFTD_LANE_H
+#define WEFTD_LANE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "pool.h"
+
+#define PIPE_BYTES (16 * 1024) /* requests outstanding on a busy worker */
+#define STUCK_MS 10 /* nothing is sent behind a request older than this */
+#define KEY_T0 ((UINT64_C(1) << 48) - 1)
+#define NO_ROOM UINT64_MAX
+
+struct xfer {
+	struct job *head, **tail;
+};
+
+/* A loop's share of the dispatch. Its own loop only, but for the atomics. */
+struct lane {
+	struct dispatch *ds;
+	struct front *f;
+	struct worker *workers;  /* given to this loop and not down yet */
+	struct worker *idle;     /* usable, with nothing outstanding */
+	struct worker *to_write; /* with requests not yet written */
+	unsigned nidle;
+	struct xfer *req, *ans;  /* per loop: requests and answers for it */
+	bool xdirty;             /* some xfer is not empty */
+	bool closed;             /* dispatch_close(): drop everything */
+	unsigned placed;         /* main thread: workers given it */
+	/* Read by the other loops. */
+	_Alignas(64) atomic_uint pub_idle; /* idle workers */
+	atomic_ullong pub_key;  /* the least-loaded one's, or NO_ROOM */
+	atomic_bool nudged;
+};
+
+struct dispatch {
+	struct weftd *d;
+	struct lane **lanes;
+	unsigned nlanes;
+	atomic_uint pending;   /* jobs submitted and not answered or dropped */
+	atomic_bool abandoned; /* shutdown_timeout passed */
+	/* The shared queue, oldest first, on a line of its own. */
+	_Alignas(64) pthread_mutex_t qlock;
+	struct job *qhead, **qtail;
+	atomic_uint qlen;
+};
+
+static inline uint64_t
+frame_size(const struct job *j)
+{
+	return WF_FRAME_HDR + (uint64_t)job_len(j);
+}
+
+/* dispatch.c: on l's loop. */
+/* j goes to a worker, another loop (may_hand), the queue, or back. */
+void lane_place(struct lane *l, struct job *j, bool may_hand);
+/* j is answered: to its client, here or in the batch for its loop. */
+void lane_answer(struct lane *l, struct job *j);
+void lane_answer_error(struct lane *l, struct job *j, uint16_t status,
+    const char *msg);
+
+/* worker.c: on l's loop. */
+/* The least-loaded worker that can take size more bytes, or NULL. */
+struct worker *lane_best(struct lane *l, uint64_t size);
+/* How loaded w is, smaller is better (lane_best's order). */
+uint64_t worker_load(const struct worker *w);
+/* j goes to w; written by lane_write(), in this iteration's flush. */
+void worker_assign(struct lane *l, struct worker *w, struct job *j);
+/* Write every worker's new requests. */
+void lane_write(struct lane *l);
+/* Out of service: its head gets status, the others go elsewhere. */
+void worker_take_down(struct lane *l, struct worker *w, uint16_t status,
+    const char *msg);
+/* Off the loop's list; its timer and socket closed. */
+void worker_unlink(struct lane *l, struct worker *w);
+
+#endif

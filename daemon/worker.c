@@ -1,0 +1,564 @@
+/*
+ * A worker's socket, on the IO loop that owns it: requests written in one
+ * writev per flush, answers matched to them, the request deadline, and the
+ * posts that carry a worker's life between this loop and the main thread.
+ *
+ * A worker answers its requests in order, so its answers match its
+ * outstanding list front to back. Anything else it writes (an answer with
+ * nothing outstanding, a malformed header, one over max_frame) takes it out
+ * of service. Its loop then answers the request at its head with the error,
+ * sends the ones behind to other workers, and asks
+ * the main thread to retire it; the main thread's own decisions (it
+ * exited, a reload, shutdown) come as posts the other way. A worker is
+ * reference-counted for those posts: pool.c holds one reference, its loop
+ * one while it has it, and each post on its way one.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lane.h"
+#include "log.h"
+
+#define IOV_BATCH 64
+#define MAX_RESENDS 3
+
+/* --- workers' lifetimes --------------------------------------------------- */
+
+static void
+worker_ref(struct worker *w)
+{
+	atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
+}
+
+void
+worker_unref(struct worker *w)
+{
+	if (atomic_fetch_sub(&w->refs, 1) == 1)
+		free(w);
+}
+
+/* Post fn(w) to loop (NULL: joined already), holding a reference for it. */
+static void
+post_worker(wf_loop *loop, wf_task_fn *fn, struct worker *w)
+{
+	worker_ref(w);
+	if (loop == NULL || wf_loop_post(loop, fn, w) < 0)
+		worker_unref(w);
+}
+
+/* What w's connection buffers, in (a partial answer) or out, charged. */
+static void
+charge_socket(struct worker *w, uint64_t *held, uint64_t now)
+{
+	if (now > *held)
+		budget_charge(w->d, now - *held);
+	else if (now < *held)
+		budget_release(w->d, *held - now);
+	*held = now;
+}
+
+/* --- a loop's workers ----------------------------------------------------- */
+
+static bool
+usable(const struct worker *w)
+{
+	return w->conn && !w->dead && w->io_ready && !w->quiet;
+}
+
+/* On the idle list exactly when usable with nothing outstanding. */
+static void
+idle_update(struct lane *l, struct worker *w)
+{
+	bool idle = usable(w) && w->njobs == 0;
+
+	if (idle == w->idle)
+		return;
+	w->idle = idle;
+	if (idle) {
+		w->iprev = NULL;
+		w->inext = l->idle;
+		if (l->idle)
+			l->idle->iprev = w;
+		l->idle = w;
+		l->nidle++;
+		return;
+	}
+	if (w->iprev)
+		w->iprev->inext = w->inext;
+	else
+		l->idle = w->inext;
+	if (w->inext)
+		w->inext->iprev = w->iprev;
+	l->nidle--;
+}
+
+/*
+ * How loaded a worker is, smaller is better: its requests outstanding,
+ * then, between equals, the later its oldest one began the better (one
+ * that has been stuck on a request for long is likely to stay so).
+ */
+uint64_t
+worker_load(const struct worker *w)
+{
+	uint64_t t0 = w->head ? w->head->t0 & KEY_T0 : KEY_T0;
+
+	return (uint64_t)w->njobs << 48 | (KEY_T0 - t0);
+}
+
+/*
+ * The least-loaded worker that can take size more bytes, or NULL. A busy
+ * worker qualifies only while its oldest request is younger than STUCK_MS:
+ * a request is never sent to wait behind one that already takes long (it
+ * waits in the queue for the first worker that frees instead).
+ */
+struct worker *
+lane_best(struct lane *l, uint64_t size)
+{
+	uint64_t k, bk = NO_ROOM, now = wf_loop_now(l->f->loop);
+	struct worker *w, *best = NULL;
+
+	if (l->idle)
+		return l->idle;
+	for (w = l->workers; w; w = w->lnext)
+		if (usable(w) && w->njobs < l->f->pipeline &&
+		    w->bytes + size <= PIPE_BYTES &&
+		    w->head->t0 + STUCK_MS > now && (k = worker_load(w)) < bk) {
+			best = w;
+			bk = k;
+		}
+	return best;
+}
+
+static void
+arm_timer(struct lane *l, struct worker *w)
+{
+	uint64_t now = wf_loop_now(l->f->loop), due;
+
+	if (w->head == NULL) {
+		wf_timer_stop(w->timer);
+		return;
+	}
+	due = w->head->t0 + l->f->request_ms;
+	(void)wf_timer_start(w->timer, due > now ? due - now : 0, 0);
+}
+
+/* j goes to w; it is written by this iteration's flush. */
+void
+worker_assign(struct lane *l, struct worker *w, struct job *j)
+{
+	j->t0 = wf_loop_now(l->f->loop);
+	j->next = NULL;
+	*w->tail = j;
+	w->tail = &j->next;
+	if (w->unsent == NULL)
+		w->unsent = j;
+	atomic_fetch_add_explicit(&w->assigned, 1, memory_order_relaxed);
+	w->bytes += frame_size(j);
+	if (w->njobs++ == 0)
+		arm_timer(l, w);
+	idle_update(l, w);
+	/* A tag the answer must bring back; never 0, which is untagged. */
+	if (w->tagged && ++w->last_tag == 0)
+		w->last_tag = 1;
+	j->tag = w->tagged ? w->last_tag : 0;
+	j->frame[6] = (unsigned char)(j->tag >> 8);
+	j->frame[7] = (unsigned char)j->tag;
+	if (!w->in_write) {
+		w->in_write = true;
+		w->wnext = l->to_write;
+		l->to_write = w;
+	}
+	front_kick(l->f);
+}
+
+static struct job *
+pop(struct worker *w)
+{
+	struct job *j = w->head;
+
+	if ((w->head = j->next) == NULL)
+		w->tail = &w->head;
+	w->njobs--;
+	w->bytes -= frame_size(j);
+	return j;
+}
+
+/* A retire request to the main thread, once. */
+static void
+ask_retire(struct worker *w, const char *why, bool eof)
+{
+	if (w->retire_asked)
+		return;
+	w->retire_asked = true;
+	w->io_why = why;
+	w->io_eof = eof;
+	post_worker(w->d->main, pool_retire_task, w);
+}
+
+/*
+ * Out of service: the request at its head gets status (the worker had it),
+ * the ones behind it, which it had not begun (it works in order), go
+ * elsewhere: up to MAX_RESENDS times each (those never written, freely),
+ * so a request that was sent to a handler that then misbehaved is not
+ * run without end. Its socket is no longer read. It is closed when the main thread has
+ * retired the worker (worker_down_task): so the worker, which exits when
+ * its socket closes, is not reaped before it is retired, for a reason.
+ */
+void
+worker_take_down(struct lane *l, struct worker *w, uint16_t status,
+    const char *msg)
+{
+	struct job *list = w->head, *unsent = w->unsent, *j, *next;
+	bool written = true;
+
+	w->dead = true;
+	if (w->conn)
+		wf_conn_pause(w->conn);
+	idle_update(l, w);
+	if (w->in_write) {
+		struct worker **pp = &l->to_write;
+
+		while (*pp != w)
+			pp = &(*pp)->wnext;
+		*pp = w->wnext;
+		w->in_write = false;
+	}
+	w->head = w->unsent = NULL;
+	w->tail = &w->head;
+	w->njobs = 0;
+	w->bytes = 0;
+	if (w->timer)
+		wf_timer_stop(w->timer);
+	for (j = list; j; j = next) {
+		next = j->next;
+		if (j == unsent)
+			written = false;
+		if (j == list && written)
+			lane_answer_error(l, j, status, msg);
+		else if (!written)
+			lane_place(l, j, true);
+		else if (j->resends < MAX_RESENDS) {
+			j->resends++;
+			lane_place(l, j, true);
+		} else
+			lane_answer_error(l, j, WEFTD_WORKER_FAILED, "worker failed");
+	}
+}
+
+static void
+close_socket(struct worker *w)
+{
+	wf_conn *conn = w->conn;
+
+	w->conn = NULL;
+	if (conn)
+		wf_conn_abort(conn);
+	charge_socket(w, &w->lib_in, 0);
+	charge_socket(w, &w->out_held, 0);
+}
+
+static void
+fail(struct worker *w, const char *why, bool eof)
+{
+	worker_take_down(w->lane, w, WEFTD_WORKER_FAILED, "worker failed");
+	ask_retire(w, why, eof);
+}
+
+/* Write every worker's new requests: one writev per IOV_BATCH. */
+void
+lane_write(struct lane *l)
+{
+	struct iovec iov[IOV_BATCH];
+	struct worker *w;
+	struct job *j;
+	int n, rc;
+
+	while ((w = l->to_write) != NULL) {
+		l->to_write = w->wnext;
+		w->in_write = false;
+		for (rc = 0; w->conn && w->unsent && rc == 0; ) {
+			for (n = 0, j = w->unsent; j && n < IOV_BATCH; j = j->next) {
+				iov[n].iov_base = j->frame;
+				iov[n++].iov_len = frame_size(j);
+			}
+			if ((rc = wf_conn_sendv(w->conn, iov, n)) == 0)
+				w->unsent = j;
+		}
+		if (rc < 0)
+			fail(w, rc == -ENOBUFS ? "does not read its requests" :
+			    "its socket failed", false);
+		else if (w->conn)
+			charge_socket(w, &w->out_held, wf_conn_queued(w->conn));
+	}
+}
+
+/* --- worker sockets ------------------------------------------------------- */
+
+/* Answers, front to back; anything out of protocol fails the worker. */
+static void
+on_worker_data(wf_conn *conn, wf_buf *in, void *arg)
+{
+	struct worker *w = arg;
+	struct lane *l = w->lane;
+	struct wf_frame f;
+	struct job *j;
+	int rc;
+
+	while ((rc = wf_frame_decode_tagged(in, l->f->max_frame, &f)) == 1) {
+		if (!w->tagged && f.flags == WF_TAGS_HELLO && f.len == 0 &&
+		    f.status == 0) {
+			w->tagged = true; /* from its next request on */
+			wf_buf_consume(in, WF_FRAME_HDR);
+			continue;
+		}
+		if (w->head == NULL || w->head == w->unsent)
+			break;
+		/*
+		 * Only the answer to the request at the head may go to its
+		 * client: a duplicate or stray answer must not reach the
+		 * next one. Untagged requests need flags 0, as ever.
+		 */
+		if (f.flags != w->head->tag) {
+			weftd_log(LOG_WARNING, "worker %d: an answer with tag %u, "
+			    "expected %u: not delivered", (int)w->pid, f.flags,
+			    w->head->tag);
+			fail(w, "answered out of turn (tag)", false);
+			return;
+		}
+		j = pop(w);
+		if (job_set_response(&j, f.status, f.payload, f.len) < 0)
+			lane_answer_error(l, j, WEFTD_WORKER_FAILED,
+			    "worker failed: out of memory for its answer");
+		else
+			lane_answer(l, j);
+		wf_buf_consume(in, WF_FRAME_HDR + f.len);
+		atomic_fetch_add_explicit(&w->served, 1, memory_order_relaxed);
+	}
+	charge_socket(w, &w->lib_in, wf_buf_len(in));
+	charge_socket(w, &w->out_held, wf_conn_queued(conn));
+	if (rc < 0) {
+		fail(w, "answer over max_frame", false);
+		return;
+	}
+	if ((w->head == NULL || w->head == w->unsent) && wf_buf_len(in)) {
+		fail(w, "wrote with no request outstanding", false);
+		return;
+	}
+	if (w->quiet && w->head == NULL) {
+		worker_take_down(l, w, WEFTD_WORKER_FAILED, "worker failed");
+		ask_retire(w, "reload", false);
+		return;
+	}
+	idle_update(l, w);
+	front_kick(l->f);
+}
+
+static void
+on_worker_close(wf_conn *conn, enum wf_close_reason why, int err, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)conn;
+	if (w->conn == NULL)
+		return; /* we closed it */
+	w->conn = NULL;
+	/* A reset is how a handler that exits with input unread closes. */
+	fail(w, why == WF_CLOSE_PEER ? "closed its socket" :
+	    why == WF_CLOSE_LIMIT ? "answer over max_frame" :
+	    err == ECONNRESET ? "reset its socket" : "its socket failed",
+	    why == WF_CLOSE_PEER || err == ECONNRESET);
+}
+
+static void
+on_worker_drain(wf_conn *conn, void *arg)
+{
+	struct worker *w = arg;
+
+	charge_socket(w, &w->out_held, wf_conn_queued(conn));
+}
+
+static const struct wf_conn_cbs worker_cbs = {
+	.on_data = on_worker_data,
+	.on_close = on_worker_close,
+	.on_drain = on_worker_drain,
+};
+
+/*
+ * The deadline is lazy: armed when an idle worker gets a request, left
+ * alone when answers come, checked here against the oldest request still
+ * outstanding. One timer operation per request, none per answer.
+ */
+static void
+on_worker_timeout(wf_timer *t, void *arg)
+{
+	struct worker *w = arg;
+	struct lane *l = w->lane;
+	char msg[64];
+
+	(void)t;
+	if (w->head == NULL ||
+	    w->head->t0 + l->f->request_ms > wf_loop_now(l->f->loop)) {
+		arm_timer(l, w); /* the next deadline */
+		return;
+	}
+	snprintf(msg, sizeof(msg), "timeout: no answer within %llu ms",
+	    (unsigned long long)l->f->request_ms);
+	weftd_log(LOG_WARNING, "worker %d: request timed out; replacing it",
+	    (int)w->pid);
+	worker_take_down(l, w, WEFTD_TIMEOUT, msg);
+	ask_retire(w, "request timeout", false);
+}
+
+/* --- the main thread's posts to a worker's loop --------------------------- */
+
+void
+worker_unlink(struct lane *l, struct worker *w)
+{
+	if (w->lprev)
+		w->lprev->lnext = w->lnext;
+	else
+		l->workers = w->lnext;
+	if (w->lnext)
+		w->lnext->lprev = w->lprev;
+	if (w->timer)
+		wf_timer_free(w->timer);
+	w->timer = NULL;
+	close_socket(w);
+}
+
+/* The loop takes w's socket; the post's reference becomes the loop's. */
+static void
+worker_up_task(void *arg)
+{
+	struct worker *w = arg;
+	struct lane *l = w->lane;
+	int rc;
+
+	if (l->closed) {
+		close(w->sock);
+		worker_unref(w);
+		return;
+	}
+	w->tail = &w->head;
+	w->lnext = l->workers;
+	if (l->workers)
+		l->workers->lprev = w;
+	l->workers = w;
+	if ((rc = wf_timer_new(l->f->loop, &w->timer, on_worker_timeout,
+	    w)) < 0) {
+		close(w->sock);
+	} else if ((rc = wf_conn_adopt(l->f->loop, &w->conn, w->sock,
+	    &worker_cbs, w)) < 0) {
+		w->conn = NULL;
+	}
+	if (rc < 0) {
+		weftd_log(LOG_ERR, "worker %d: setting up its socket: %s",
+		    (int)w->pid, strerror(-rc));
+		w->dead = true;
+		ask_retire(w, "set-up failed", false);
+		return;
+	}
+	/* Never more than PIPE_BYTES, or one request, is outstanding. */
+	wf_conn_set_limits(w->conn, 0, (size_t)l->f->max_frame + WF_FRAME_HDR,
+	    PIPE_BYTES + (size_t)l->f->max_frame + WF_FRAME_HDR);
+	idle_update(l, w);
+	front_kick(l->f);
+}
+
+static void
+worker_ready_task(void *arg)
+{
+	struct worker *w = arg;
+
+	w->io_ready = true;
+	if (!w->lane->closed) {
+		idle_update(w->lane, w);
+		front_kick(w->lane->f);
+	}
+	worker_unref(w);
+}
+
+static void
+worker_quiesce_task(void *arg)
+{
+	struct worker *w = arg;
+	struct lane *l = w->lane;
+
+	w->quiet = true;
+	if (!l->closed && !w->dead) {
+		idle_update(l, w);
+		if (w->head == NULL) {
+			worker_take_down(l, w, WEFTD_WORKER_FAILED, "worker failed");
+			ask_retire(w, "reload", false);
+		}
+	}
+	worker_unref(w);
+}
+
+static void
+worker_down_task(void *arg)
+{
+	struct worker *w = arg;
+	struct lane *l = w->lane;
+
+	if (!l->closed) {
+		if (!w->dead)
+			worker_take_down(l, w, WEFTD_WORKER_FAILED, "worker failed");
+		worker_unlink(l, w);
+		front_kick(l->f);
+		worker_unref(w); /* the loop's */
+	}
+	worker_unref(w);
+}
+
+int
+dispatch_worker_up(struct worker *w, int sock)
+{
+	struct dispatch *ds = w->d->dispatch;
+	struct lane *l = ds->lanes[0];
+	unsigned i;
+	int rc;
+
+	for (i = 1; i < ds->nlanes; i++)
+		if (ds->lanes[i]->placed < l->placed)
+			l = ds->lanes[i];
+	w->lane = l;
+	w->sock = sock;
+	w->io_ready = !w->probation;
+	worker_ref(w); /* the loop's, from here */
+	if ((rc = wf_loop_post(l->f->loop, worker_up_task, w)) < 0) {
+		close(sock);
+		worker_unref(w);
+		return rc;
+	}
+	w->on_loop = true;
+	l->placed++;
+	return 0;
+}
+
+void
+dispatch_worker_quiesce(struct worker *w)
+{
+	if (w->on_loop)
+		post_worker(w->lane->f->loop, worker_quiesce_task, w);
+}
+
+void
+dispatch_worker_ready(struct worker *w)
+{
+	if (w->on_loop)
+		post_worker(w->lane->f->loop, worker_ready_task, w);
+}
+
+void
+dispatch_worker_down(struct worker *w)
+{
+	if (!w->on_loop)
+		return;
+	w->on_loop = false;
+	w->lane->placed--;
+	post_worker(w->lane->f->loop, worker_down_task, w);
+}

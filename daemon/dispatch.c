@@ -246,10 +246,16 @@ lane_place(struct lane *l, struct job *j, bool may_hand)
 		lane_answer_error(l, j, WEFTD_SHUTTING_DOWN, "shutting down");
 		return;
 	}
-	/* Requests already waiting go first: a new one joins them. */
+	/*
+	 * Requests already waiting go first: workers freed in this iteration
+	 * take them now, and a new one joins those still waiting.
+	 */
 	if (atomic_load(&l->ds->qlen) > 0) {
-		enqueue(l, j);
-		return;
+		pull(l);
+		if (atomic_load(&l->ds->qlen) > 0) {
+			enqueue(l, j);
+			return;
+		}
 	}
 	if (l->idle) {
 		worker_assign(l, l->idle, j);

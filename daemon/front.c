@@ -283,12 +283,15 @@ flush_task(void *arg)
 void
 front_kick(struct front *f)
 {
+	int rc;
+
 	if (f->flush_posted)
 		return;
-	if (wf_loop_post(f->loop, flush_task, f) == 0)
+	if ((rc = wf_loop_post(f->loop, flush_task, f)) == 0)
 		f->flush_posted = true;
-	else
+	else if (rc == -ESHUTDOWN)
 		flush_task(f); /* the loop is being freed: no later iteration */
+	/* Out of memory: the next kick, or the tick, tries again. */
 }
 
 void
@@ -607,6 +610,7 @@ on_tick(wf_timer *t, void *arg)
 		}
 	}
 	dispatch_tick(f);
+	front_kick(f);
 	weftd_rl_flush(&f->rl, now, false);
 	if (f->clients == NULL)
 		wf_timer_stop(t);

@@ -16,7 +16,7 @@
 
 #include "weftd.h"
 
-#define CACHE_JOBS 16
+#define CACHE_JOBS 8 /* 8 x (512 B + ... + 16 KiB): 252 KiB a thread */
 #define NCLASS 6 /* struct and frame[] fill 512 B, 1 KiB, ... 16 KiB */
 
 static uint32_t

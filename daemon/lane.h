@@ -73,7 +73,7 @@ uint64_t worker_load(const struct worker *w);
 void worker_assign(struct lane *l, struct worker *w, struct job *j);
 /* Write every worker's new requests. */
 void lane_write(struct lane *l);
-/* Out of service: its head gets status, the others go elsewhere. */
+/* Out of service: its head gets status (0: is resent), the rest resent. */
 void worker_take_down(struct lane *l, struct worker *w, uint16_t status,
     const char *msg);
 /* Off the loop's list; its timer and socket closed. */

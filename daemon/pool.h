@@ -44,6 +44,9 @@ struct worker {
 	bool quiet;                 /* leaving: no new requests */
 	bool dead;                  /* out of service on its loop */
 	bool retire_asked;          /* its loop asked pool.c to retire it */
+	bool down_exited;           /* main: it was down because it exited */
+	bool down_pending;          /* ... and its loop reads what it left */
+	uint64_t answered_ms;       /* loop ms of its last answer */
 	const char *io_why;         /* ... why; and io_eof: it closed first */
 	bool io_eof;
 	bool idle, in_write;        /* on the lane's idle / to-write list */

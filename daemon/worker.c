@@ -24,6 +24,8 @@
 
 #define IOV_BATCH 64
 #define MAX_RESENDS 3
+#define EXIT_READ_MS 500 /* it exited: its last answers, then its end */
+#define SPARE_MS 200
 
 /* --- workers' lifetimes --------------------------------------------------- */
 
@@ -125,7 +127,8 @@ lane_best(struct lane *l, uint64_t size)
 	for (w = l->workers; w; w = w->lnext)
 		if (usable(w) && w->njobs < l->f->pipeline &&
 		    w->bytes + size <= PIPE_BYTES &&
-		    w->head->t0 + STUCK_MS > now && (k = worker_load(w)) < bk) {
+		    w->head && w->head->t0 + STUCK_MS > now &&
+		    (k = worker_load(w)) < bk) {
 			best = w;
 			bk = k;
 		}
@@ -215,8 +218,6 @@ worker_take_down(struct lane *l, struct worker *w, uint16_t status,
 	bool written = true;
 
 	w->dead = true;
-	if (w->conn)
-		wf_conn_pause(w->conn);
 	idle_update(l, w);
 	if (w->in_write) {
 		struct worker **pp = &l->to_write;
@@ -230,13 +231,16 @@ worker_take_down(struct lane *l, struct worker *w, uint16_t status,
 	w->tail = &w->head;
 	w->njobs = 0;
 	w->bytes = 0;
-	if (w->timer)
+	if (w->timer && !w->down_pending)
 		wf_timer_stop(w->timer);
+	/* Last: a pause that fails tears the connection down at once. */
+	if (w->conn)
+		wf_conn_pause(w->conn);
 	for (j = list; j; j = next) {
 		next = j->next;
 		if (j == unsent)
 			written = false;
-		if (j == list && written)
+		if (j == list && written && status != 0)
 			lane_answer_error(l, j, status, msg);
 		else if (!written)
 			lane_place(l, j, true);
@@ -263,7 +267,17 @@ close_socket(struct worker *w)
 static void
 fail(struct worker *w, const char *why, bool eof)
 {
-	worker_take_down(w->lane, w, WEFTD_WORKER_FAILED, "worker failed");
+	/*
+	 * It ended within SPARE_MS of its last answer: most likely a handler
+	 * that exits after its n-th request, by design, and never began the
+	 * request now at its head. That one is sent again too, if it was
+	 * never sent before: a request that kills its worker costs two.
+	 */
+	bool spare = eof && w->head && w->head->resends == 0 &&
+	    wf_loop_now(w->lane->f->loop) - w->answered_ms < SPARE_MS;
+
+	worker_take_down(w->lane, w, spare ? 0 : WEFTD_WORKER_FAILED,
+	    "worker failed");
 	ask_retire(w, why, eof);
 }
 
@@ -294,6 +308,8 @@ lane_write(struct lane *l)
 			charge_socket(w, &w->out_held, wf_conn_queued(w->conn));
 	}
 }
+
+static void finish_down(struct lane *l, struct worker *w);
 
 /* --- worker sockets ------------------------------------------------------- */
 
@@ -336,9 +352,15 @@ on_worker_data(wf_conn *conn, wf_buf *in, void *arg)
 			lane_answer(l, j);
 		wf_buf_consume(in, WF_FRAME_HDR + f.len);
 		atomic_fetch_add_explicit(&w->served, 1, memory_order_relaxed);
+		w->answered_ms = wf_loop_now(l->f->loop);
 	}
 	charge_socket(w, &w->lib_in, wf_buf_len(in));
 	charge_socket(w, &w->out_held, wf_conn_queued(conn));
+	if (w->down_pending &&
+	    (rc < 0 || w->head == NULL || w->head == w->unsent)) {
+		finish_down(l, w); /* everything it answered is delivered */
+		return;
+	}
 	if (rc < 0) {
 		fail(w, "answer over max_frame", false);
 		return;
@@ -369,7 +391,8 @@ on_worker_close(wf_conn *conn, enum wf_close_reason why, int err, void *arg)
 	fail(w, why == WF_CLOSE_PEER ? "closed its socket" :
 	    why == WF_CLOSE_LIMIT ? "answer over max_frame" :
 	    err == ECONNRESET ? "reset its socket" : "its socket failed",
-	    why == WF_CLOSE_PEER || err == ECONNRESET);
+	    why == WF_CLOSE_PEER || err == ECONNRESET);	if (w->down_pending)
+		finish_down(w->lane, w);
 }
 
 static void
@@ -399,6 +422,10 @@ on_worker_timeout(wf_timer *t, void *arg)
 	char msg[64];
 
 	(void)t;
+	if (w->down_pending) {
+		finish_down(l, w); /* it exited and its socket never ended */
+		return;
+	}
 	if (w->head == NULL ||
 	    w->head->t0 + l->f->request_ms > wf_loop_now(l->f->loop)) {
 		arm_timer(l, w); /* the next deadline */
@@ -413,6 +440,17 @@ on_worker_timeout(wf_timer *t, void *arg)
 }
 
 /* --- the main thread's posts to a worker's loop --------------------------- */
+
+/* The main thread has retired w: off this loop. Drops the loop's ref. */
+static void
+finish_down(struct lane *l, struct worker *w)
+{
+	if (!w->dead)
+		worker_take_down(l, w, WEFTD_WORKER_FAILED, "worker failed");
+	worker_unlink(l, w);
+	front_kick(l->f);
+	worker_unref(w);
+}
 
 void
 worker_unlink(struct lane *l, struct worker *w)
@@ -504,12 +542,22 @@ worker_down_task(void *arg)
 	struct worker *w = arg;
 	struct lane *l = w->lane;
 
-	if (!l->closed) {
-		if (!w->dead)
-			worker_take_down(l, w, WEFTD_WORKER_FAILED, "worker failed");
-		worker_unlink(l, w);
-		front_kick(l->f);
-		worker_unref(w); /* the loop's */
+	if (l->closed) {
+		worker_unref(w);
+		return;
+	}
+	if (w->down_exited && w->conn && !w->dead) {
+		/*
+		 * It exited: what it answered first is still in its socket,
+		 * ahead of the end of file. Read it; the end (or EXIT_READ_MS)
+		 * finishes the worker.
+		 */
+		w->quiet = true;
+		w->down_pending = true;
+		idle_update(l, w);
+		(void)wf_timer_start(w->timer, EXIT_READ_MS, 0);
+	} else {
+		finish_down(l, w);
 	}
 	worker_unref(w);
 }
@@ -559,6 +607,7 @@ dispatch_worker_down(struct worker *w)
 	if (!w->on_loop)
 		return;
 	w->on_loop = false;
+	w->down_exited = w->exited;
 	w->lane->placed--;
 	post_worker(w->lane->f->loop, worker_down_task, w);
 }

@@ -131,6 +131,18 @@ nworkers_is() {
 	wait_for grep -q "exited with status 7" "$LOG"
 }
 
+@test "a handler that answers and exits: its answer is delivered, the next resent" {
+	# Its exit may be reaped before its answer is read: the answer must
+	# still reach the client, and the request behind it the replacement.
+	write_conf "$PY_HANDLER" 1
+	start_weftd
+	for i in 1 2 3 4 5 6 7 8; do
+		run $CLIENT "$ADDR" send "last" "after $i"
+		assert_line --index 0 "0 last"
+		assert_line --index 1 "0 after $i"
+	done
+}
+
 @test "a handler that dies at start is restarted with a growing backoff" {
 	write_conf "\"$PYTHON\", \"$HELPERS/handler.py\", \"--die-at-start\"" 1
 	start_weftd

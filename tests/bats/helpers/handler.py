@@ -11,6 +11,7 @@
   late:S      answer, then the same answer again S seconds later
   big         answer with a header claiming 1 GiB
   exit:N      exit with status N at once
+  last        answer, then exit 0 without reading on
   spew:N      print N lines to stderr as fast as it can, then echo
 anything else is echoed. With --die-at-start it exits 3 at once. With
 --tags it says hello and answers with each request's tag (flags)."""
@@ -87,6 +88,9 @@ def main():
             answer(sock, b"", length=1 << 30)
         elif verb == "exit":
             return int(arg)
+        elif verb == "last":
+            answer(sock, body)
+            return 0
         elif verb == "spew":
             for i in range(int(arg)):
                 sys.stderr.write("spew line %d\n" % i)

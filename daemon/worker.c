@@ -217,6 +217,11 @@ worker_take_down(struct lane *l, struct worker *w, uint16_t status,
 	struct job *list = w->head, *unsent = w->unsent, *j, *next;
 	bool written = true;
 
+	/* Past shutdown_timeout, whatever fails it, everything is over. */
+	if (status != 0 && atomic_load(&l->ds->abandoned)) {
+		status = WEFTD_SHUTTING_DOWN;
+		msg = "shutting down";
+	}
 	w->dead = true;
 	idle_update(l, w);
 	if (w->in_write) {

@@ -74,7 +74,7 @@ boot_with_debs() {
 	assert_success
 	assert_output "packaged"
 	run box_in journalctl -u weftd -o cat --no-pager
-	assert_line "ready: 2 IO threads, 4 workers of /usr/libexec/weft/echo"
+	assert_line "ready: $(auto_io_threads) IO threads, 4 workers of /usr/libexec/weft/echo"
 }
 
 @test "apt remove stops it and keeps the config; apt purge removes the config" {

@@ -53,7 +53,7 @@ drop_in() {
 	box_wait 'journal _TRANSPORT=syslog | grep -q "^ready: "'
 	run journal _TRANSPORT=syslog
 	assert_line "listening on 127.0.0.1:7000"
-	assert_line "ready: 2 IO threads, 4 workers of /usr/local/libexec/weft/echo"
+	assert_line "ready: $(auto_io_threads) IO threads, 4 workers of /usr/local/libexec/weft/echo"
 	assert_line --regexp "^worker [0-9]+ started$"
 	run box_in journalctl -u weftd _TRANSPORT=syslog -o verbose --no-pager
 	assert_line --partial "SYSLOG_IDENTIFIER=weftd"

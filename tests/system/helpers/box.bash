@@ -176,3 +176,11 @@ box_down_all() {
 	rmdir "$WEFT_BOXES" 2>/dev/null
 	return 0
 }
+
+# What io_threads = auto comes to in the box (weftd.conf(5)): one per 4 CPUs
+# of its affinity, at least 1. nproc counts the affinity mask too.
+auto_io_threads() {
+	local n
+	n=$(nproc)
+	if [ "$n" -lt 4 ]; then echo 1; else echo $((n / 4)); fi
+}

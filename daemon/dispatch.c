@@ -428,7 +428,8 @@ close_task(void *arg)
 		worker_unref(w);
 	}
 	l->idle = l->to_write = NULL;
-	for (i = 0; i < l->ds->nlanes; i++) {
+	/* Without them (dispatch_new ran out of memory) nothing was sent. */
+	for (i = 0; l->req && l->ans && i < l->ds->nlanes; i++) {
 		free_list(l->req[i].head);
 		free_list(l->ans[i].head);
 		l->req[i].head = l->ans[i].head = NULL;

@@ -131,6 +131,19 @@ nworkers_is() {
 	wait_for grep -q "exited with status 7" "$LOG"
 }
 
+@test "a request behind workers that keep dying is resent 3 times, then fails" {
+	# Each exit:1 kills the worker it heads; "x", pipelined behind them
+	# all, is resent after each of the first three deaths, not a fourth.
+	write_conf "$PY_HANDLER" 1
+	start_weftd
+	run $CLIENT "$ADDR" send "exit:1" "exit:1" "exit:1" "exit:1" "x"
+	assert_line --index 0 "4 worker failed"
+	assert_line --index 3 "4 worker failed"
+	assert_line --index 4 "4 worker failed"
+	run $CLIENT "$ADDR" send "exit:1" "exit:1" "exit:1" "x"
+	assert_line --index 3 "0 x"
+}
+
 @test "a handler that answers and exits: its answer is delivered, the next resent" {
 	# Its exit may be reaped before its answer is read: the answer must
 	# still reach the client, and the request behind it the replacement.

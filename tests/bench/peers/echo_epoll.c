@@ -3,7 +3,8 @@
  * level-triggered epoll echo server can do. No library, no timers, one
  * read per wakeup into a stack buffer, written straight back.
  *
- *   echo_epoll --port N
+ *   echo_epoll --port N        TCP on 127.0.0.1
+ *   echo_epoll --unix PATH     a Unix stream socket (a proxy's backend)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /*
@@ -121,6 +123,7 @@ accept_all(int lfd, int *spare)
 				perror("accept4");
 			return;
 		}
+		/* Fails harmlessly on a Unix socket. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
 			close(fd);
@@ -136,30 +139,55 @@ accept_all(int lfd, int *spare)
 	}
 }
 
+/* The listening socket named by argv, or -1 (reported). */
+static int
+listen_on(const char *kind, const char *where)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr *sa = (struct sockaddr *)&sin;
+	socklen_t len = sizeof(sin);
+	int fd, one = 1, unix_ = strcmp(kind, "--unix") == 0;
+
+	if (unix_) {
+		if (strlen(where) >= sizeof(sun.sun_path)) {
+			fprintf(stderr, "echo_epoll: %s: path too long\n", where);
+			return -1;
+		}
+		strcpy(sun.sun_path, where);
+		unlink(where);
+		sa = (struct sockaddr *)&sun, len = sizeof(sun);
+	} else {
+		sin.sin_port = htons((uint16_t)atoi(where));
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	}
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0 || (!unix_ &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
+	    bind(fd, sa, len) < 0 || listen(fd, SOMAXCONN) < 0) {
+		fprintf(stderr, "echo_epoll: listen(%s): %s\n", where,
+		    strerror(errno));
+		return -1;
+	}
+	return fd;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL }, evs[256];
 	struct conn *c;
-	int lfd, spare, i, n, one = 1;
+	int lfd, spare, i, n;
 
-	if (argc != 3 || strcmp(argv[1], "--port") != 0) {
-		fprintf(stderr, "usage: echo_epoll --port N\n");
+	if (argc != 3 || (strcmp(argv[1], "--port") != 0 &&
+	    strcmp(argv[1], "--unix") != 0)) {
+		fprintf(stderr, "usage: echo_epoll --port N | --unix PATH\n");
 		return 2;
 	}
-	sin.sin_port = htons((uint16_t)atoi(argv[2]));
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (lfd < 0 ||
-	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    listen(lfd, SOMAXCONN) < 0) {
-		fprintf(stderr, "echo_epoll: listen(127.0.0.1:%s): %s\n",
-		    argv[2], strerror(errno));
+	if ((lfd = listen_on(argv[1], argv[2])) < 0)
 		return 1;
-	}
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0) {
 		perror("epoll");

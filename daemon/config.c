@@ -34,6 +34,7 @@ static const struct {
 	{ "queue_limit", 0, 1000000 },
 	{ "max_pipeline", 1, 65536 },
 	{ "pipeline", 1, 1024 },
+	{ "io_threads", 1, 256 },
 	{ "max_connections_per_ip", 0, 1000000 },
 };
 
@@ -139,9 +140,9 @@ check_range(cfg_t *cfg, cfg_opt_t *opt)
 
 #define MAX_IO_THREADS 256
 
-/* "auto" (0 here), or a number of threads. */
+/* "auto" (0 here), or a number. */
 static int
-parse_threads(const char *s, long *n)
+parse_auto(const char *s, long *n)
 {
 	char *end;
 
@@ -156,22 +157,27 @@ parse_threads(const char *s, long *n)
 	return errno || *end ? -1 : 0;
 }
 
+/* "auto" or a number in the setting's range. */
 static int
-check_threads(cfg_t *cfg, cfg_opt_t *opt)
+check_auto(cfg_t *cfg, cfg_opt_t *opt)
 {
-	const char *s = cfg_opt_getnstr(opt, 0);
+	const char *name = cfg_opt_name(opt), *s = cfg_opt_getnstr(opt, 0);
 	long n;
+	size_t i;
 
-	if (parse_threads(s, &n) < 0) {
-		cfg_error(cfg, "io_threads: \"%s\" is neither auto nor a number",
+	if (parse_auto(s, &n) < 0) {
+		cfg_error(cfg, "%s: \"%s\" is neither auto nor a number", name,
 		    s ? s : "");
 		return -1;
 	}
-	if (strcmp(s, "auto") != 0 && (n < 1 || n > MAX_IO_THREADS)) {
-		cfg_error(cfg, "io_threads: %ld is out of range 1..%d", n,
-		    MAX_IO_THREADS);
-		return -1;
-	}
+	for (i = 0; i < NITEMS(ranges); i++)
+		if (strcmp(name, ranges[i].name) == 0 &&
+		    strcmp(s, "auto") != 0 &&
+		    (n < ranges[i].min || n > ranges[i].max)) {
+			cfg_error(cfg, "%s: %ld is out of range %ld..%ld", name,
+			    n, ranges[i].min, ranges[i].max);
+			return -1;
+		}
 	return 0;
 }
 
@@ -566,7 +572,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		CFG_INT("workers", 4, CFGF_NONE),
 		CFG_STR("request_timeout", "30s", CFGF_NONE),
 		CFG_INT("queue_limit", 1024, CFGF_NONE),
-		CFG_INT("pipeline", 16, CFGF_NONE),
+		CFG_STR("pipeline", "auto", CFGF_NONE),
 		CFG_STR_LIST("env", "{}", CFGF_NONE),
 		CFG_END()
 	};
@@ -600,7 +606,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		cfg_validate_callback_t fn;
 	} checks[] = {
 		{ "listen", check_listen },
-		{ "io_threads", check_threads },
+		{ "io_threads", check_auto },
 		{ "max_connections", check_range },
 		{ "max_pipeline", check_range },
 		{ "max_frame", check_size },
@@ -620,7 +626,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		{ "handler|workers", check_range },
 		{ "handler|request_timeout", check_duration },
 		{ "handler|queue_limit", check_range },
-		{ "handler|pipeline", check_range },
+		{ "handler|pipeline", check_auto },
 		{ "handler|env", check_env },
 	};
 	struct errbuf e = { err, errlen, path };
@@ -685,7 +691,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		goto out;
 	}
 	/* Every value was checked while parsing: these cannot fail now. */
-	(void)parse_threads(cfg_getstr(cfg, "io_threads"), &n);
+	(void)parse_auto(cfg_getstr(cfg, "io_threads"), &n);
 	c->io_threads = n ? (unsigned)n : auto_threads();
 	c->max_connections = (unsigned)cfg_getint(cfg, "max_connections");
 	c->max_pipeline = (unsigned)cfg_getint(cfg, "max_pipeline");
@@ -712,7 +718,8 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 	c->unix_socket.gid = (gid_t)id;
 	c->handler.workers = (unsigned)cfg_getint(h, "workers");
 	c->handler.queue_limit = (unsigned)cfg_getint(h, "queue_limit");
-	c->handler.pipeline = (unsigned)cfg_getint(h, "pipeline");
+	(void)parse_auto(cfg_getstr(h, "pipeline"), &n);
+	c->handler.pipeline = (unsigned)n;
 	weftd_parse_duration(cfg_getstr(h, "request_timeout"),
 	    &c->handler.request_timeout_ms);
 	if ((c->listen = copy_list(cfg, "listen", &c->nlisten)) == NULL ||

@@ -33,7 +33,7 @@ struct weftd_config {
 		unsigned workers;
 		uint64_t request_timeout_ms;
 		unsigned queue_limit;
-		unsigned pipeline; /* requests in flight per worker */
+		unsigned pipeline; /* requests in flight per worker; 0: auto */
 		char **env; /* NAME=value, NULL-terminated */
 		unsigned nenv;
 	} handler;

@@ -8,9 +8,9 @@
  *   2. an idle worker of another loop, in that loop's batch of the
  *      iteration (its answer comes back the same way);
  *   3. the least-loaded worker with room (fewer than `pipeline`
- *      requests outstanding, at most PIPE_BYTES of them, the oldest
- *      younger than STUCK_MS), of its loop unless another loop has a less
- *      loaded one;
+ *      requests outstanding, or with auto its share of those in flight,
+ *      at most PIPE_BYTES of them, the oldest younger than STUCK_MS), of
+ *      its loop unless another loop has a less loaded one;
  *   4. the shared queue (queue_limit), which each loop pulls from as its
  *      workers get room; while it holds anything, every new request joins
  *      it, so none overtakes those waiting;
@@ -140,7 +140,8 @@ pull(struct lane *l)
 	struct worker *w;
 	struct job *j;
 
-	if (atomic_load(&ds->qlen) == 0)
+	/* Saturated, a request is queued with no worker free: one lock, not two. */
+	if (atomic_load(&ds->qlen) == 0 || lane_best(l, 0) == NULL)
 		return;
 	pthread_mutex_lock(&ds->qlock);
 	while ((j = ds->qhead) != NULL) {

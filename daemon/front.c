@@ -767,7 +767,7 @@ static const struct wf_conn_cbs client_cbs = {
 struct limits {
 	struct front *f;
 	uint64_t max_client, frame_ms, send_ms, request_ms;
-	unsigned pipeline, queue_limit;
+	unsigned pipeline, queue_limit, workers;
 };
 
 static void
@@ -781,6 +781,7 @@ take_limits(void *arg)
 	l->f->request_ms = l->request_ms;
 	l->f->pipeline = l->pipeline;
 	l->f->queue_limit = l->queue_limit;
+	l->f->workers = l->workers;
 	free(l);
 }
 
@@ -801,6 +802,7 @@ front_apply(struct weftd *d)
 		l->request_ms = d->cfg.handler.request_timeout_ms;
 		l->pipeline = d->cfg.handler.pipeline;
 		l->queue_limit = d->cfg.handler.queue_limit;
+		l->workers = d->cfg.handler.workers;
 		if (wf_loop_post(d->fronts[i].loop, take_limits, l) < 0)
 			free(l);
 	}
@@ -861,6 +863,7 @@ front_start(struct weftd *d)
 		f->request_ms = d->cfg.handler.request_timeout_ms;
 		f->pipeline = d->cfg.handler.pipeline;
 		f->queue_limit = d->cfg.handler.queue_limit;
+		f->workers = d->cfg.handler.workers;
 		f->rl.burst = LOG_BURST;
 		f->rl.interval_ms = LOG_PER_MS;
 		snprintf(f->rl.what, sizeof(f->rl.what), "client lines on IO "

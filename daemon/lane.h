@@ -11,7 +11,9 @@
 
 #include "pool.h"
 
-#define PIPE_BYTES (16 * 1024) /* requests outstanding on a busy worker */
+#define PIPE_BYTES (64 * 1024) /* requests outstanding on a busy worker */
+#define PIPE_AUTO 16  /* pipeline = auto: requests on a busy worker, at least */
+#define PIPE_MAX 256  /* ... and at most, its share of a backlog */
 #define STUCK_MS 10 /* nothing is sent behind a request older than this */
 #define KEY_T0 ((UINT64_C(1) << 48) - 1)
 #define NO_ROOM UINT64_MAX

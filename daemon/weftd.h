@@ -115,7 +115,8 @@ struct front {
 	unsigned max_pipeline;
 	uint64_t max_client;         /* max_buffered_per_client */
 	uint64_t frame_ms, send_ms;  /* frame_timeout, send_timeout */
-	unsigned pipeline, queue_limit; /* the handler's */
+	unsigned pipeline, queue_limit; /* the handler's (pipeline 0: auto) */
+	unsigned workers;            /* the pool's size, as configured */
 	uint64_t request_ms;         /* request_timeout */
 	/* IO thread only: */
 	struct client *clients;      /* every open one, for draining */

@@ -111,6 +111,29 @@ worker_load(const struct worker *w)
 }
 
 /*
+ * How many requests a busy worker may have outstanding. pipeline = N: N.
+ * auto: its share of every request in weftd (they wait that long anyway,
+ * in the queue or behind each other), from PIPE_AUTO to PIPE_MAX. A
+ * backlog then reaches the workers in batches, each of which costs one
+ * wake-up of the worker and one write and read of weftd, where a fixed 16
+ * left most of it in the queue (at 100 clients x 16 deep, 2.2 against 1.2
+ * us of CPU per request); a light load still spreads over idle workers
+ * first, one request each.
+ */
+static unsigned
+depth(const struct lane *l)
+{
+	unsigned n = l->f->workers ? l->f->workers : 1, share;
+
+	if (l->f->pipeline)
+		return l->f->pipeline;
+	share = (atomic_load_explicit(&l->ds->pending, memory_order_relaxed) +
+	    n - 1) / n;
+	return share < PIPE_AUTO ? PIPE_AUTO : share > PIPE_MAX ? PIPE_MAX :
+	    share;
+}
+
+/*
  * The least-loaded worker that can take size more bytes, or NULL. A busy
  * worker qualifies only while its oldest request is younger than STUCK_MS:
  * a request is never sent to wait behind one that already takes long (it
@@ -121,11 +144,13 @@ lane_best(struct lane *l, uint64_t size)
 {
 	uint64_t k, bk = NO_ROOM, now = wf_loop_now(l->f->loop);
 	struct worker *w, *best = NULL;
+	unsigned cap;
 
 	if (l->idle)
 		return l->idle;
+	cap = depth(l);
 	for (w = l->workers; w; w = w->lnext)
-		if (usable(w) && w->njobs < l->f->pipeline &&
+		if (usable(w) && w->njobs < cap &&
 		    w->bytes + size <= PIPE_BYTES &&
 		    w->head && w->head->t0 + STUCK_MS > now &&
 		    (k = worker_load(w)) < bk) {

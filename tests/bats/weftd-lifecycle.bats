@@ -8,10 +8,6 @@ load 'helpers/weftd'
 
 teardown() { weftd_teardown; }
 
-log_has_at_least() {
-	[ "$(grep -c -e "$2" "$LOG")" -ge "$1" ]
-}
-
 all_gone() {
 	local p
 	for p in "$@"; do

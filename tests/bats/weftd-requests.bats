@@ -80,6 +80,69 @@ slow_never_delays() {
 	slow_never_delays 2
 }
 
+# How deep a busy worker is sent requests: one connection pipelines a slow
+# request and COUNT "waiting" ones (PAD bytes of padding each) to one
+# worker; each answer is how many bytes of requests were waiting in the
+# worker's socket. Prints the most.
+most_waiting() {
+	local pad="" i args=()
+	[ "$2" -gt 0 ] && pad=":$(head -c "$2" /dev/zero | tr '\0' x)"
+	for ((i = 0; i < $1; i++)); do args+=("waiting$pad"); done
+	run timeout 20 $CLIENT "$ADDR" send "sleep:0.2" "${args[@]}"
+	assert_success
+	assert_line --index 0 "0 sleep:0.2"
+	assert_equal "${#lines[@]}" $(($1 + 2)) # and "closed"
+	printf '%s\n' "${lines[@]:1}" | awk '{ if ($2 > m) m = $2 } END { print m + 0 }'
+}
+
+@test "pipeline = N: a busy worker is never sent more than N requests" {
+	write_conf "$PY_HANDLER" 1 "io_threads = 1" "pipeline = 4"
+	start_weftd
+	most=$(most_waiting 100 0)
+	# 3 requests of 15 bytes behind the one being answered.
+	[ "$most" -gt 0 ] && [ "$most" -le 45 ] || fail "most waiting: $most bytes"
+}
+
+@test "pipeline = auto: a backlog reaches a busy worker in batches of up to 256" {
+	write_conf "$PY_HANDLER" 1 "io_threads = 1
+	max_pipeline = 1000"
+	start_weftd
+	most=$(most_waiting 600 0)
+	# Deeper than a fixed 16 (15 behind the first, 15 bytes each), never
+	# more than 255 behind it.
+	[ "$most" -gt 225 ] && [ "$most" -le 3825 ] ||
+	    fail "most waiting: $most bytes"
+}
+
+@test "pipeline = auto: a busy worker is sent at most 64 KiB of requests" {
+	write_conf "$PY_HANDLER" 1 "io_threads = 1"
+	start_weftd
+	# 20 requests of 10,008 bytes: 6 fit in 64 KiB with the slow one.
+	most=$(most_waiting 20 10000)
+	[ "$most" -gt 16384 ] && [ "$most" -lt 65536 ] ||
+	    fail "most waiting: $most bytes"
+}
+
+# Nothing is pipelined behind a request that has run 10 ms: with both
+# workers busy for longer, a request waits for the first to free, not the
+# one whose request began last (which pipelining would pick).
+@test "a request is not sent to wait behind one that already takes long" {
+	write_conf "$PY_HANDLER" 2 "io_threads = 1"
+	start_weftd
+	$CLIENT "$ADDR" send "sleep:0.5" >/dev/null 2>&1 &
+	A=$!
+	wait_for grep -q ": sleeping" "$LOG"
+	first=$(sed -n 's/.*worker \([0-9]*\): sleeping.*/\1/p' "$LOG")
+	$CLIENT "$ADDR" send "sleep:3" >/dev/null 2>&1 &
+	B=$!
+	wait_for log_has_at_least 2 ': sleeping'
+	sleep 0.05 # both requests are older than 10 ms now
+	run timeout 10 $CLIENT "$ADDR" send pid
+	kill "$A" "$B" 2>/dev/null || true
+	assert_success
+	assert_line --index 0 "0 $first"
+}
+
 @test "200 concurrent connections are all answered" {
 	write_conf "" 2 "max_connections = 300"
 	start_weftd

@@ -114,7 +114,7 @@ defaults_fill_the_rest(void **state)
 	assert_int_equal(c.nlisten, 1);
 	assert_string_equal(c.listen[0], "127.0.0.1:7000");
 	assert_int_equal(c.io_threads, auto_threads());
-	assert_int_equal(c.handler.pipeline, 16);
+	assert_int_equal(c.handler.pipeline, 0); /* auto */
 	assert_int_equal(c.max_frame, 1 << 20);
 	assert_int_equal(c.idle_timeout_ms, 60000);
 	assert_int_equal(c.handler.workers, 4);
@@ -160,6 +160,8 @@ bad_values_name_file_and_line(void **state)
 		{ "io_threads = 2 2\n", 1, "" },
 		{ "io_threads = many\n", 1, "io_threads: \"many\" is neither auto nor a number" },
 		{ "io_threads = 257\n", 1, "io_threads: 257 is out of range 1..256" },
+		{ "handler {\n command = { \"/bin/x\" }\n pipeline = deep\n}\n", 3, "pipeline: \"deep\" is neither auto nor a number" },
+		{ "handler {\n command = { \"/bin/x\" }\n pipeline = 0\n}\n", 3, "pipeline: 0 is out of range 1..1024" },
 		{ "\nframe_timeout = 0\n", 2, "frame_timeout: \"0\" is not a duration above 0" },
 		{ "send_timeout = 2d\n", 1, "send_timeout" },
 		{ "max_buffered = 2048g\n", 1, "max_buffered: \"2048g\" is not a size from 0 to 1024g" },

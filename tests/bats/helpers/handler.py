@@ -3,6 +3,7 @@
   sleep:S     sleep S seconds (after printing "sleeping"), then echo
   status:N    answer with status N
   pid         answer with our pid
+  waiting     answer with how many bytes of requests wait in our socket
   env         answer with our environment, NAME=value per line
   fds         answer with our open fds, space-separated
   print:TEXT  print TEXT to stdout (with escapes decoded), then echo
@@ -15,10 +16,13 @@
   spew:N      print N lines to stderr as fast as it can, then echo
 anything else is echoed. With --die-at-start it exits 3 at once. With
 --tags it says hello and answers with each request's tag (flags)."""
+import array
+import fcntl
 import os
 import socket
 import struct
 import sys
+import termios
 import time
 
 HEADER = struct.Struct("!IHH")
@@ -66,6 +70,10 @@ def main():
             answer(sock, body, status=int(arg))
         elif verb == "pid":
             answer(sock, str(os.getpid()).encode())
+        elif verb == "waiting":
+            n = array.array("i", [0])
+            fcntl.ioctl(sock.fileno(), termios.FIONREAD, n)
+            answer(sock, str(n[0]).encode())
         elif verb == "env":
             answer(sock, "\n".join(f"{k}={v}" for k, v in
                                    sorted(os.environ.items())).encode())

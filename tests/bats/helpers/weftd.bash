@@ -33,6 +33,10 @@ write_conf() {
 	END
 }
 
+log_has_at_least() {
+	[ "$(grep -c -e "$2" "$LOG")" -ge "$1" ]
+}
+
 # Poll a condition (not a fixed sleep): up to 10 s, less if weftd died.
 wait_for() {
 	local i

@@ -258,8 +258,8 @@ lane_place(struct lane *l, struct job *j, bool may_hand)
 			return;
 		}
 	}
-	if (l->idle) {
-		worker_assign(l, l->idle, j);
+	if (!LIST_EMPTY(&l->idle)) {
+		worker_assign(l, LIST_FIRST(&l->idle), j);
 		return;
 	}
 	if (may_hand && (m = other_idle(l)) != NULL) {
@@ -379,7 +379,7 @@ abandon_task(void *arg)
 		next = j->next;
 		lane_answer_error(l, j, WEFTD_SHUTTING_DOWN, "shutting down");
 	}
-	for (w = l->workers; w; w = w->lnext)
+	LIST_FOREACH(w, &l->workers, llink)
 		if (!w->dead)
 			worker_take_down(l, w, WEFTD_SHUTTING_DOWN, "shutting down");
 }
@@ -397,7 +397,7 @@ dispatch_abandon(struct weftd *d)
 		(void)wf_loop_post(ds->lanes[i]->f->loop, abandon_task,
 		    ds->lanes[i]);
 	pool_no_respawn(d);
-	for (w = pool_first(d); w; w = w->next)
+	for (w = pool_first(d); w; w = LIST_NEXT(w, plink))
 		if (!w->retired)
 			pool_retire(w, "shutdown timeout");
 }
@@ -422,13 +422,14 @@ close_task(void *arg)
 	unsigned i;
 
 	l->closed = true;
-	while ((w = l->workers) != NULL) {
+	while ((w = LIST_FIRST(&l->workers)) != NULL) {
 		if (!w->dead)
 			worker_take_down(l, w, WEFTD_SHUTTING_DOWN, "shutting down");
-		worker_unlink(l, w);
+		worker_unlink(w);
 		worker_unref(w);
 	}
-	l->idle = l->to_write = NULL;
+	LIST_INIT(&l->idle);
+	l->to_write = NULL;
 	/* Without them (dispatch_new ran out of memory) nothing was sent. */
 	for (i = 0; l->req && l->ans && i < l->ds->nlanes; i++) {
 		free_list(l->req[i].head);

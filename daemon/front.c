@@ -209,7 +209,7 @@ starve(struct front *f)
 	if (f->starved)
 		return;
 	f->starved = true;
-	for (c = f->clients; c; c = c->next)
+	LIST_FOREACH(c, &f->clients, link)
 		stop_reading(c, STOP_BUDGET);
 	budget_wait(f->d);
 }
@@ -221,8 +221,8 @@ front_budget_freed(void *arg)
 	struct client *c, *next;
 
 	f->starved = false;
-	for (c = f->clients; c; c = next) {
-		next = c->next;
+	for (c = LIST_FIRST(&f->clients); c; c = next) {
+		next = LIST_NEXT(c, link);
 		go_on(c, STOP_BUDGET);
 	}
 }
@@ -589,8 +589,8 @@ on_tick(wf_timer *t, void *arg)
 	struct client *c, *next;
 
 	(void)t;
-	for (c = f->clients; c; c = next) {
-		next = c->next;
+	for (c = LIST_FIRST(&f->clients); c; c = next) {
+		next = LIST_NEXT(c, link);
 		if (c->conn == NULL)
 			continue;
 		if (c->frame_t0 && c->stop == 0 && !c->discard && !c->eof &&
@@ -612,7 +612,7 @@ on_tick(wf_timer *t, void *arg)
 	dispatch_tick(f);
 	front_kick(f);
 	weftd_rl_flush(&f->rl, now, false);
-	if (f->clients == NULL)
+	if (LIST_EMPTY(&f->clients))
 		wf_timer_stop(t);
 }
 
@@ -648,10 +648,7 @@ on_open(wf_conn *conn, void *arg)
 	/* Answers owed over the client's share: it does not read them. */
 	wf_conn_set_limits(conn, 0, READ_CHUNK, f->max_client + f->max_frame +
 	    WF_FRAME_HDR);
-	c->next = f->clients;
-	if (f->clients)
-		f->clients->prev = c;
-	f->clients = c;
+	LIST_INSERT_HEAD(&f->clients, c, link);
 	/* The deadlines' timer runs while the loop has clients. */
 	if (f->tick || wf_timer_new(f->loop, &f->tick, on_tick, f) == 0)
 		if (!wf_timer_active(f->tick))
@@ -681,12 +678,7 @@ on_close(wf_conn *conn, enum wf_close_reason why, int err, void *arg)
 		count_close(c, CLOSE_IDLE, NULL);
 	c->conn = NULL;
 	atomic_store(&c->gone, true);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		f->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, link);
 	while ((j = c->pending) != NULL) {
 		c->pending = j->next;
 		job_free(j);
@@ -781,7 +773,7 @@ take_limits(void *arg)
 	l->f->request_ms = l->request_ms;
 	l->f->pipeline = l->pipeline;
 	l->f->queue_limit = l->queue_limit;
-	l->f->workers = l->workers;
+	l->f->nworkers = l->workers;
 	free(l);
 }
 
@@ -863,7 +855,7 @@ front_start(struct weftd *d)
 		f->request_ms = d->cfg.handler.request_timeout_ms;
 		f->pipeline = d->cfg.handler.pipeline;
 		f->queue_limit = d->cfg.handler.queue_limit;
-		f->workers = d->cfg.handler.workers;
+		f->nworkers = d->cfg.handler.workers;
 		f->rl.burst = LOG_BURST;
 		f->rl.interval_ms = LOG_PER_MS;
 		snprintf(f->rl.what, sizeof(f->rl.what), "client lines on IO "
@@ -943,8 +935,8 @@ drain_loop(void *arg)
 	struct client *c, *next;
 
 	/* Each is read to its end: every request in it is answered. */
-	for (c = f->clients; c; c = next) {
-		next = c->next;
+	for (c = LIST_FIRST(&f->clients); c; c = next) {
+		next = LIST_NEXT(c, link);
 		if (c->conn)
 			wf_conn_shutdown_read(c->conn);
 	}

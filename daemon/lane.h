@@ -26,8 +26,8 @@ struct xfer {
 struct lane {
 	struct dispatch *ds;
 	struct front *f;
-	struct worker *workers;  /* given to this loop and not down yet */
-	struct worker *idle;     /* usable, with nothing outstanding */
+	LIST_HEAD(, worker) workers; /* given to this loop and not down yet */
+	LIST_HEAD(, worker) idle;    /* usable, with nothing outstanding */
 	struct worker *to_write; /* with requests not yet written */
 	unsigned nidle;
 	struct xfer *req, *ans;  /* per loop: requests and answers for it */
@@ -79,6 +79,6 @@ void lane_write(struct lane *l);
 void worker_take_down(struct lane *l, struct worker *w, uint16_t status,
     const char *msg);
 /* Off the loop's list; its timer and socket closed. */
-void worker_unlink(struct lane *l, struct worker *w);
+void worker_unlink(struct worker *w);
 
 #endif

@@ -40,7 +40,7 @@
 
 struct pool {
 	struct weftd *d;
-	struct worker *all;
+	LIST_HEAD(, worker) all;
 	unsigned gen;         /* the configuration running: one per reload */
 	unsigned live;        /* of gen: started and not retired */
 	unsigned old_live;    /* of earlier ones: serving until replaced */
@@ -176,10 +176,7 @@ spawn_one(struct pool *p)
 	    (int)ch.pid);
 	w->out = ch.out;
 	w->started = wf_loop_now(d->main);
-	w->next = p->all;
-	if (p->all)
-		p->all->prev = w;
-	p->all = w;
+	LIST_INSERT_HEAD(&p->all, w, plink);
 	p->live++;
 	(void)fcntl(w->out, F_SETFL, O_NONBLOCK);
 	if ((rc = wf_io_start(d->main, &w->out_io, w->out, WF_READ, on_output,
@@ -209,7 +206,7 @@ retire_one_old(struct pool *p)
 {
 	struct worker *w;
 
-	for (w = p->all; w; w = w->next)
+	LIST_FOREACH(w, &p->all, plink)
 		if (!w->retired && !w->leaving && w->gen != p->gen)
 			break;
 	if (w == NULL)
@@ -236,7 +233,7 @@ came_up(struct worker *w)
 	p->quick_fails = 0;
 	dispatch_worker_ready(w);
 	(void)retire_one_old(p);
-	for (o = p->all; o; o = o->next)
+	LIST_FOREACH(o, &p->all, plink)
 		if (o->probation && !o->retired)
 			all_up = false;
 	if (all_up)
@@ -356,19 +353,12 @@ pool_retire_task(void *arg)
 static void
 release(struct worker *w)
 {
-	struct pool *p = w->pool;
-
 	if (w->out >= 0)
 		on_output(w->out_io, w->out, WF_READ, w); /* what is left */
 	close_output(w);
 	if (w->kill_timer)
 		wf_timer_free(w->kill_timer);
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		p->all = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
+	LIST_REMOVE(w, plink);
 	worker_unref(w);
 }
 
@@ -399,7 +389,8 @@ reaped(struct pool *p, pid_t pid, int st)
 {
 	struct worker *w;
 
-	for (w = p->all; w && w->pid != pid; w = w->next)
+	for (w = LIST_FIRST(&p->all); w && w->pid != pid;
+	    w = LIST_NEXT(w, plink))
 		;
 	if (w == NULL)
 		return; /* not a worker: weftd starts no other children */
@@ -418,7 +409,7 @@ pool_reap(struct weftd *d)
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 		reaped(p, pid, st);
-	if (p->stopping && p->all == NULL && p->done) {
+	if (p->stopping && LIST_EMPTY(&p->all) && p->done) {
 		void (*done)(struct weftd *) = p->done;
 
 		p->done = NULL;
@@ -470,9 +461,9 @@ pool_stop(struct weftd *d, void (*done)(struct weftd *))
 	p->stopping = true;
 	p->done = done;
 	wf_timer_stop(p->respawn);
-	for (w = p->all; w; w = w->next)
+	LIST_FOREACH(w, &p->all, plink)
 		pool_retire(w, "shutdown");
-	if (p->all == NULL) {
+	if (LIST_EMPTY(&p->all)) {
 		p->done = NULL;
 		done(d);
 	}
@@ -494,8 +485,8 @@ pool_reload(struct weftd *d)
 	p->live = 0;
 	p->gen++;
 	/* ... and what is still on probation never served: it goes. */
-	for (w = p->all; w; w = next) {
-		next = w->next;
+	for (w = LIST_FIRST(&p->all); w; w = next) {
+		next = LIST_NEXT(w, plink);
 		if (!w->retired && w->probation)
 			pool_retire(w, "reload");
 	}
@@ -510,7 +501,7 @@ pool_tick(struct weftd *d)
 
 	if (d->pool)
 		weftd_rl_flush(&d->pool->life_rl, wf_loop_now(d->main), false);
-	for (w = pool_first(d); w; w = w->next)
+	for (w = pool_first(d); w; w = LIST_NEXT(w, plink))
 		if (w->out >= 0)
 			weftd_rl_flush(&w->out_rl, wf_loop_now(d->main), false);
 }
@@ -531,7 +522,7 @@ pool_trouble(const struct weftd *d)
 struct worker *
 pool_first(const struct weftd *d)
 {
-	return d->pool ? d->pool->all : NULL;
+	return d->pool ? LIST_FIRST(&d->pool->all) : NULL;
 }
 
 void
@@ -543,8 +534,8 @@ pool_free(struct weftd *d)
 	if (p == NULL)
 		return;
 	p->stopping = true;
-	while (p->all) {
-		struct worker *w = p->all;
+	while (!LIST_EMPTY(&p->all)) {
+		struct worker *w = LIST_FIRST(&p->all);
 
 		pool_retire(w, "exit");
 		if (!w->exited) {

@@ -14,7 +14,7 @@
 struct worker {
 	struct weftd *d;
 	struct pool *pool;
-	struct worker *prev, *next; /* every process not yet reaped */
+	LIST_ENTRY(worker) plink;   /* the pool's: every process not yet reaped */
 	pid_t pid;
 	int out;                    /* its stdout and stderr */
 	wf_io *out_io;
@@ -51,8 +51,8 @@ struct worker {
 	bool io_eof;
 	bool idle, in_write;        /* on the lane's idle / to-write list */
 	wf_conn *conn;              /* NULL once down */
-	struct worker *lnext, *lprev; /* the lane's workers */
-	struct worker *inext, *iprev; /* the lane's idle workers */
+	LIST_ENTRY(worker) llink;   /* the lane's workers */
+	LIST_ENTRY(worker) ilink;   /* the lane's idle workers */
 	struct worker *wnext;         /* the lane's workers with unsent jobs */
 	struct job *head, **tail;   /* requests given it, oldest first */
 	struct job *unsent;         /* of those, the first not yet written */

@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <weft/weft.h>
 
 #include "config.h"
@@ -81,7 +82,8 @@ struct client {
 	struct front *front; /* the IO loop that owns it */
 	/* IO thread only: */
 	wf_conn *conn;
-	struct client *prev, *next, *dirty_next;
+	LIST_ENTRY(client) link; /* the front's clients */
+	struct client *dirty_next;
 	uint64_t next_seq, send_seq;
 	struct job *pending; /* answers waiting for earlier ones, by seq */
 	struct job *pending_tail; /* valid while pending is not empty */
@@ -116,10 +118,10 @@ struct front {
 	uint64_t max_client;         /* max_buffered_per_client */
 	uint64_t frame_ms, send_ms;  /* frame_timeout, send_timeout */
 	unsigned pipeline, queue_limit; /* the handler's (pipeline 0: auto) */
-	unsigned workers;            /* the pool's size, as configured */
+	unsigned nworkers;           /* the pool's size, as configured */
 	uint64_t request_ms;         /* request_timeout */
 	/* IO thread only: */
-	struct client *clients;      /* every open one, for draining */
+	LIST_HEAD(, client) clients; /* every open one, for draining */
 	struct client *dirty;        /* clients with answers to write */
 	bool flush_posted;           /* front_kick(): the flush task is queued */
 	bool starved;                /* the budget is spent: nothing reads */

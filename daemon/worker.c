@@ -80,20 +80,11 @@ idle_update(struct lane *l, struct worker *w)
 		return;
 	w->idle = idle;
 	if (idle) {
-		w->iprev = NULL;
-		w->inext = l->idle;
-		if (l->idle)
-			l->idle->iprev = w;
-		l->idle = w;
+		LIST_INSERT_HEAD(&l->idle, w, ilink);
 		l->nidle++;
 		return;
 	}
-	if (w->iprev)
-		w->iprev->inext = w->inext;
-	else
-		l->idle = w->inext;
-	if (w->inext)
-		w->inext->iprev = w->iprev;
+	LIST_REMOVE(w, ilink);
 	l->nidle--;
 }
 
@@ -123,7 +114,7 @@ worker_load(const struct worker *w)
 static unsigned
 depth(const struct lane *l)
 {
-	unsigned n = l->f->workers ? l->f->workers : 1, share;
+	unsigned n = l->f->nworkers ? l->f->nworkers : 1, share;
 
 	if (l->f->pipeline)
 		return l->f->pipeline;
@@ -146,10 +137,10 @@ lane_best(struct lane *l, uint64_t size)
 	struct worker *w, *best = NULL;
 	unsigned cap;
 
-	if (l->idle)
-		return l->idle;
+	if (!LIST_EMPTY(&l->idle))
+		return LIST_FIRST(&l->idle);
 	cap = depth(l);
-	for (w = l->workers; w; w = w->lnext)
+	LIST_FOREACH(w, &l->workers, llink)
 		if (usable(w) && w->njobs < cap &&
 		    w->bytes + size <= PIPE_BYTES &&
 		    w->head && w->head->t0 + STUCK_MS > now &&
@@ -477,20 +468,15 @@ finish_down(struct lane *l, struct worker *w)
 {
 	if (!w->dead)
 		worker_take_down(l, w, WEFTD_WORKER_FAILED, "worker failed");
-	worker_unlink(l, w);
+	worker_unlink(w);
 	front_kick(l->f);
 	worker_unref(w);
 }
 
 void
-worker_unlink(struct lane *l, struct worker *w)
+worker_unlink(struct worker *w)
 {
-	if (w->lprev)
-		w->lprev->lnext = w->lnext;
-	else
-		l->workers = w->lnext;
-	if (w->lnext)
-		w->lnext->lprev = w->lprev;
+	LIST_REMOVE(w, llink);
 	if (w->timer)
 		wf_timer_free(w->timer);
 	w->timer = NULL;
@@ -511,10 +497,7 @@ worker_up_task(void *arg)
 		return;
 	}
 	w->tail = &w->head;
-	w->lnext = l->workers;
-	if (l->workers)
-		l->workers->lprev = w;
-	l->workers = w;
+	LIST_INSERT_HEAD(&l->workers, w, llink);
 	if ((rc = wf_timer_new(l->f->loop, &w->timer, on_worker_timeout,
 	    w)) < 0) {
 		close(w->sock);

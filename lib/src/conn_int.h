@@ -23,7 +23,7 @@ struct wf_conn {
 	wf_conn_ref *ref;
 	const struct wf__conn_owner *owner;
 	/* The server's idle list, ordered by last activity. */
-	wf_conn *idle_prev, *idle_next;
+	TAILQ_ENTRY(wf_conn) idle_link;
 	uint64_t active; /* loop time of the last activity, ns */
 	struct wf__peer *peer; /* the server's count for its address */
 };

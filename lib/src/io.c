@@ -13,28 +13,6 @@
 
 #include "loop_int.h"
 
-static void
-list_unlink(wf_io **head, wf_io *io)
-{
-	if (io->prev)
-		io->prev->next = io->next;
-	else
-		*head = io->next;
-	if (io->next)
-		io->next->prev = io->prev;
-	io->prev = io->next = NULL;
-}
-
-static void
-list_push(wf_io **head, wf_io *io)
-{
-	io->prev = NULL;
-	io->next = *head;
-	if (*head)
-		(*head)->prev = io;
-	*head = io;
-}
-
 static int
 fdtab_reserve(wf_loop *loop, int fd)
 {
@@ -108,7 +86,7 @@ wf__io_init(wf_loop *loop, wf_io *io, int fd, unsigned interest,
 	if (old)
 		orphan(old);
 	loop->fdtab[fd] = io;
-	list_push(&loop->ios, io);
+	LIST_INSERT_HEAD(&loop->ios, io, link);
 	return 0;
 }
 
@@ -185,9 +163,9 @@ wf_io_stop(wf_io *io)
 	if (loop->fdtab[io->fd] == io)
 		loop->fdtab[io->fd] = NULL;
 	io->flags = (io->flags & ~WF__IO_ARMED) | WF__IO_DEAD;
-	list_unlink(&loop->ios, io);
+	LIST_REMOVE(io, link);
 	if (loop->depth)
-		list_push(&loop->dead, io);
+		LIST_INSERT_HEAD(&loop->dead, io, link);
 	else
 		release(io);
 }
@@ -223,8 +201,8 @@ wf__io_release_dead(wf_loop *loop)
 {
 	wf_io *io;
 
-	while ((io = loop->dead) != NULL) {
-		loop->dead = io->next;
+	while ((io = LIST_FIRST(&loop->dead)) != NULL) {
+		LIST_REMOVE(io, link);
 		release(io);
 	}
 }
@@ -234,8 +212,8 @@ wf__io_release_all(wf_loop *loop)
 {
 	wf_io *io;
 
-	while ((io = loop->ios) != NULL) {
-		loop->ios = io->next;
+	while ((io = LIST_FIRST(&loop->ios)) != NULL) {
+		LIST_REMOVE(io, link);
 		release(io);
 	}
 	wf__io_release_dead(loop);

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "weft/log.h"
 #include "weft/loop.h"
@@ -34,7 +35,7 @@ struct wf_io {
 	wf_io_cb *cb;
 	void *arg;
 	void (*on_release)(void *arg); /* library-owned watchers clean up */
-	wf_io *prev, *next;             /* loop->ios, then loop->dead */
+	LIST_ENTRY(wf_io) link;         /* loop->ios, then loop->dead */
 };
 
 struct wf__task {
@@ -61,14 +62,14 @@ struct wf_loop {
 
 	wf_io **fdtab; /* live watcher by fd: catches fds reused behind us */
 	size_t fdtab_len;
-	wf_io *ios;  /* live watchers */
-	wf_io *dead; /* stopped during dispatch, released after it */
+	LIST_HEAD(, wf_io) ios;  /* live watchers */
+	LIST_HEAD(, wf_io) dead; /* stopped during dispatch, released after it */
 
 	struct wf__heap_ent *heap;
 	size_t heap_len, heap_cap;
 	uint64_t timer_seq;
 	wf_timer *timer_firing;
-	wf_timer *timers; /* every timer of the loop, armed or not */
+	LIST_HEAD(, wf_timer) timers; /* every timer of the loop, armed or not */
 
 	pthread_mutex_t qlock;
 	struct wf__taskq qin; /* guarded by qlock */

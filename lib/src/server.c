@@ -25,7 +25,7 @@ struct ioloop {
 	wf_server *s;
 	wf_loop *loop;
 	struct wf__conn_owner owner;
-	wf_conn *head, *tail; /* oldest activity first */
+	TAILQ_HEAD(, wf_conn) idle_list; /* oldest activity first */
 	wf_timer *idle;
 	wf_listener *ls[MAX_LISTENERS]; /* reuseport mode: this loop's own */
 };
@@ -42,41 +42,18 @@ struct wf_server {
 
 /* --- idle list ---------------------------------------------------------- */
 
-static void
-unlink_conn(struct ioloop *l, wf_conn *c)
-{
-	if (c->idle_prev)
-		c->idle_prev->idle_next = c->idle_next;
-	else
-		l->head = c->idle_next;
-	if (c->idle_next)
-		c->idle_next->idle_prev = c->idle_prev;
-	else
-		l->tail = c->idle_prev;
-	c->idle_prev = c->idle_next = NULL;
-}
-
-static void
-append_conn(struct ioloop *l, wf_conn *c)
-{
-	c->idle_prev = l->tail;
-	c->idle_next = NULL;
-	if (l->tail)
-		l->tail->idle_next = c;
-	else
-		l->head = c;
-	l->tail = c;
-}
 
 static void
 arm_idle(struct ioloop *l)
 {
 	uint64_t now = wf_loop_now(l->loop), due;
 
-	if (l->head == NULL || l->s->o.idle_timeout_ms == 0 ||
+	wf_conn *c = TAILQ_FIRST(&l->idle_list);
+
+	if (c == NULL || l->s->o.idle_timeout_ms == 0 ||
 	    wf_timer_active(l->idle))
 		return;
-	due = l->head->active / WF__NSEC_PER_MSEC + l->s->o.idle_timeout_ms;
+	due = c->active / WF__NSEC_PER_MSEC + l->s->o.idle_timeout_ms;
 	(void)wf_timer_start(l->idle, due > now ? due - now : 0, 0);
 }
 
@@ -86,9 +63,9 @@ touch(wf_conn *c, void *arg)
 	struct ioloop *l = arg;
 
 	c->active = l->loop->now;
-	if (l->tail != c) {
-		unlink_conn(l, c);
-		append_conn(l, c);
+	if (TAILQ_NEXT(c, idle_link) != NULL) {
+		TAILQ_REMOVE(&l->idle_list, c, idle_link);
+		TAILQ_INSERT_TAIL(&l->idle_list, c, idle_link);
 	}
 }
 
@@ -97,7 +74,7 @@ gone(wf_conn *c, void *arg)
 {
 	struct ioloop *l = arg;
 
-	unlink_conn(l, c);
+	TAILQ_REMOVE(&l->idle_list, c, idle_link);
 	if (c->peer)
 		wf__peers_remove(l->s->peers, c->peer);
 	c->peer = NULL;
@@ -113,7 +90,8 @@ on_idle(wf_timer *t, void *arg)
 	wf_conn *c;
 
 	(void)t;
-	while ((c = l->head) && c->active + limit <= l->loop->now) {
+	while ((c = TAILQ_FIRST(&l->idle_list)) &&
+	    c->active + limit <= l->loop->now) {
 		if (l->s->o.on_idle && l->s->o.on_idle(c, l->s->o.arg))
 			touch(c, l); /* to the tail: the loop moves on */
 		else
@@ -142,10 +120,10 @@ refuse(wf_server *s, int fd, const struct wf_addr *peer, struct wf__peer *slot,
 static int
 evict_one(struct ioloop *l)
 {
-	wf_conn *c = l->head;
+	wf_conn *c = TAILQ_FIRST(&l->idle_list);
 	int i;
 
-	for (i = 0; c && i < EVICT_SCAN; i++, c = c->idle_next) {
+	for (i = 0; c && i < EVICT_SCAN; i++, c = TAILQ_NEXT(c, idle_link)) {
 		if (l->s->o.on_idle && l->s->o.on_idle(c, l->s->o.arg))
 			continue;
 		wf_conn_fail(c, WF_CLOSE_EVICTED, 0);
@@ -177,7 +155,7 @@ open_conn(struct ioloop *l, int fd, const struct wf_addr *peer,
 	    s->o.max_out ? s->o.max_out : 64u << 20);
 	c->active = l->loop->now;
 	c->peer = slot;
-	append_conn(l, c);
+	TAILQ_INSERT_TAIL(&l->idle_list, c, idle_link);
 	wf__conn_set_owner(c, &l->owner);
 	arm_idle(l);
 	if (s->o.on_open)
@@ -320,8 +298,8 @@ static int
 do_shutdown(struct call *c)
 {
 	do_stop_accepting(c);
-	while (c->l->head)
-		wf_conn_abort(c->l->head);
+	while (!TAILQ_EMPTY(&c->l->idle_list))
+		wf_conn_abort(TAILQ_FIRST(&c->l->idle_list));
 	wf_timer_free(c->l->idle);
 	c->l->idle = NULL;
 	return 0;
@@ -363,6 +341,7 @@ wf_server_start(wf_server **sp, const struct wf_server_opts *o)
 		struct ioloop *l = &s->io[i];
 
 		l->s = s;
+		TAILQ_INIT(&l->idle_list);
 		l->loop = wf_loop_group_get(s->g, i);
 		l->owner.touch = touch;
 		l->owner.gone = gone;

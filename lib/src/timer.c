@@ -26,7 +26,7 @@ struct wf_timer {
 	uint64_t seq;
 	size_t idx;      /* heap slot, or NOT_ARMED */
 	int free_after_cb;
-	wf_timer *prev, *next; /* loop->timers: every timer, for wf_loop_free */
+	LIST_ENTRY(wf_timer) link; /* loop->timers: every timer, for wf_loop_free */
 };
 
 static int
@@ -140,10 +140,7 @@ wf_timer_new(wf_loop *loop, wf_timer **tp, wf_timer_cb *cb, void *arg)
 	t->cb = cb;
 	t->arg = arg;
 	t->idx = NOT_ARMED;
-	t->next = loop->timers;
-	if (t->next)
-		t->next->prev = t;
-	loop->timers = t;
+	LIST_INSERT_HEAD(&loop->timers, t, link);
 	*tp = t;
 	return 0;
 }
@@ -181,12 +178,7 @@ wf_timer_free(wf_timer *t)
 	if (t == NULL)
 		return;
 	wf_timer_stop(t);
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		t->loop->timers = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
+	LIST_REMOVE(t, link);
 	if (t->loop->timer_firing == t)
 		t->free_after_cb = 1;
 	else
@@ -250,8 +242,8 @@ wf__timer_release_all(wf_loop *loop)
 {
 	wf_timer *t;
 
-	while ((t = loop->timers) != NULL) {
-		loop->timers = t->next;
+	while ((t = LIST_FIRST(&loop->timers)) != NULL) {
+		LIST_REMOVE(t, link);
 		free(t);
 	}
 	free(loop->heap);

@@ -1140,9 +1140,9 @@ emfile_child(void)
 	close(pc);
 	close(pl);
 	wf_listener_close(e.l);
-	CHECK(e.loop->dead == NULL && e.loop->timers == NULL &&
-	    e.loop->heap_len == 0 && e.loop->ios != NULL &&
-	    e.loop->ios->next == NULL);
+	CHECK(LIST_EMPTY(&e.loop->dead) && LIST_EMPTY(&e.loop->timers) &&
+	    e.loop->heap_len == 0 && !LIST_EMPTY(&e.loop->ios) &&
+	    LIST_NEXT(LIST_FIRST(&e.loop->ios), link) == NULL);
 	wf_loop_free(e.loop);
 	CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
 	wf_log_set(NULL, NULL);

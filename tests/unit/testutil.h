@@ -70,12 +70,12 @@ static __attribute__((unused)) void
 assert_loop_clean(wf_loop *loop)
 {
 	assert_int_equal(loop->depth, 0);
-	assert_null(loop->dead);
-	assert_non_null(loop->ios);
-	assert_null(loop->ios->next);
-	assert_int_equal(loop->ios->fd, loop->efd);
+	assert_true(LIST_EMPTY(&loop->dead));
+	assert_non_null(LIST_FIRST(&loop->ios));
+	assert_null(LIST_NEXT(LIST_FIRST(&loop->ios), link));
+	assert_int_equal(LIST_FIRST(&loop->ios)->fd, loop->efd);
 	assert_int_equal(loop->heap_len, 0);
-	assert_null(loop->timers);
+	assert_true(LIST_EMPTY(&loop->timers));
 	assert_int_equal(loop->qin.len, 0);
 }
 

@@ -178,8 +178,14 @@ dispatch_tick(struct front *f)
 
 	if (atomic_load(&ds->qlen) == 0)
 		return;
+	/*
+	 * The queued requests of closed clients go too: with no worker free,
+	 * pull() does not look at the queue, and they would hold their
+	 * bytes and places in it.
+	 */
 	pthread_mutex_lock(&ds->qlock);
-	while ((j = ds->qhead) != NULL && j->t0 + f->request_ms <= now) {
+	while ((j = ds->qhead) != NULL &&
+	    (gone(j) || j->t0 + f->request_ms <= now)) {
 		if ((ds->qhead = j->next) == NULL)
 			ds->qtail = &ds->qhead;
 		atomic_fetch_sub(&ds->qlen, 1);
@@ -190,8 +196,11 @@ dispatch_tick(struct front *f)
 	*tail = NULL;
 	for (j = late; j; j = next) {
 		next = j->next;
-		lane_answer_error(l, j, WEFTD_TIMEOUT,
-		    "timeout: no worker was free in time");
+		if (gone(j))
+			drop(l, j);
+		else
+			lane_answer_error(l, j, WEFTD_TIMEOUT,
+			    "timeout: no worker was free in time");
 	}
 }
 

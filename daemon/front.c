@@ -204,13 +204,16 @@ go_on(struct client *c, unsigned why)
 static void
 starve(struct front *f)
 {
-	struct client *c;
+	struct client *c, *next;
 
 	if (f->starved)
 		return;
 	f->starved = true;
-	LIST_FOREACH(c, &f->clients, link)
+	/* A pause that fails closes its connection: take the next first. */
+	for (c = LIST_FIRST(&f->clients); c; c = next) {
+		next = LIST_NEXT(c, link);
 		stop_reading(c, STOP_BUDGET);
+	}
 	budget_wait(f->d);
 }
 

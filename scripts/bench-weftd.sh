@@ -65,6 +65,7 @@ start() {
 	haproxy)
 		port=$(python3 -c 'import socket; s = socket.socket()
 s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		rm -f "$tmp"/w*.sock # the last round's: not a sign of readiness
 		for i in 1 2; do
 			"${pin_srv[@]}" build/bench/peers/echo_epoll \
 			    --unix "$tmp/w$i.sock" >>"$log" 2>&1 &

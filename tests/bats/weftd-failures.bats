@@ -86,6 +86,38 @@ nworkers_is() {
 	assert_line --index 1 --regexp '^2 overloaded'
 }
 
+# With no worker free the queue is not looked at for new work; a client
+# that leaves must still not keep its places in it until one frees.
+@test "the queued requests of a client that left give up their places" {
+	write_conf "$PY_HANDLER" 1 "io_threads = 1" "queue_limit = 4
+	  pipeline = 1"
+	start_weftd
+	$CLIENT "$ADDR" send "sleep:8" >/dev/null 2>&1 &
+	SLOWPID=$!
+	wait_for grep -q ": sleeping" "$LOG"
+	# Fills the queue (the fifth is refused), then resets: gone for sure
+	# (a plain close could be a half-close still owed its answers). The
+	# pause lets weftd read the requests before the reset.
+	run timeout 5 "$PYTHON" -c '
+import socket, struct, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+s.sendall(b"".join(struct.pack("!IHH", 2, 0, 0) + b"q%d" % i for i in range(5)))
+time.sleep(0.3)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()' "$ADDR"
+	assert_success
+	# Queued, not refused: no answer until the slow request is done.
+	for i in $(seq 30); do
+		run timeout 1 $CLIENT "$ADDR" send next
+		[ "$status" -eq 124 ] && break
+		assert_line --index 0 --regexp '^2 overloaded'
+		sleep 0.1
+	done
+	kill "$SLOWPID" 2>/dev/null || true
+	assert_equal "$status" 124
+}
+
 @test "a tagged handler's late duplicate never reaches the next client" {
 	write_conf "\"$PYTHON\", \"$HELPERS/handler.py\", \"--tags\"" 1
 	start_weftd

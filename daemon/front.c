@@ -7,10 +7,10 @@
  * next one waits on the client's pending list, sorted by sequence, and
  * every answer that has become sendable leaves in one writev.
  *
- * A frame is read into its job as its bytes arrive: a small one is
- * allocated whole when its header is in, a large one grows with what has
- * arrived (by a quarter at least), so a header that claims 1 GiB costs
- * about what was actually sent.
+ * A frame is read into its job, allocated at the frame's size when its
+ * header is in. A large one (over WHOLE_FRAME) is then read straight into
+ * its place (wf_conn_read_into: no copy, no growing), and charged as its
+ * bytes arrive, so a header that claims 1 GiB costs what was sent.
  * Every byte a client makes weftd hold is counted (client.held, and the
  * budget of budget.c). Reading stops (client.stop) at max_pipeline requests
  * in flight, at max_buffered_per_client bytes, and for the budget; TCP then
@@ -33,7 +33,6 @@
 
 #define LINGER_MS 5000
 #define IOV_BATCH 64
-#define WHOLE_FRAME (64 * 1024) /* up to this a frame is allocated at once */
 #define READ_CHUNK (64 * 1024)  /* the most a connection reads at a time */
 #define TICK_MS 250
 #define LOG_BURST 20            /* client-caused lines per IO loop, ... */
@@ -246,6 +245,8 @@ maybe_close(struct client *c)
 static void
 drop_partial(struct client *c)
 {
+	if (c->conn)
+		(void)wf_conn_read_into(c->conn, NULL, 0, NULL);
 	if (c->partial)
 		job_done(c, c->partial);
 	c->partial = NULL;
@@ -341,7 +342,6 @@ static int
 start_frame(struct front *f, struct client *c, wf_buf *in)
 {
 	uint32_t need = WF_FRAME_HDR + wf_frame_length(wf_buf_peek(in));
-	uint32_t cap = need <= WHOLE_FRAME ? need : WF_FRAME_HDR;
 	uint64_t cost = sizeof(struct job) + need;
 	struct job *j;
 
@@ -364,7 +364,8 @@ start_frame(struct front *f, struct client *c, wf_buf *in)
 		budget_wait(f->d);
 		return 0;
 	}
-	if ((j = job_new(c, c->next_seq++, cap)) == NULL) {
+	if ((j = need <= WHOLE_FRAME ? job_new(c, c->next_seq++, need) :
+	    job_new_large(c, c->next_seq++, need)) == NULL) {
 		weftd_log(LOG_ERR, "out of memory for a request; closing its "
 		    "connection");
 		wf_conn_abort(c->conn);
@@ -377,46 +378,82 @@ start_frame(struct front *f, struct client *c, wf_buf *in)
 	return 1;
 }
 
-/* Copy what in has of the frame being read; 1 when it is complete. */
+/* The frame being read has n bytes now: charge them (it does not move). */
+static int
+frame_has(struct client *c, uint32_t n)
+{
+	struct job *j = c->partial;
+	uint32_t old = j->cap;
+
+	if (n > old) {
+		if (job_grow(&c->partial, n) < 0)
+			return -1;
+		c->partial->held += n - old;
+		held_add(c, n - old);
+	}
+	c->have = n;
+	return 0;
+}
+
+/* The frame being read is whole: off to a worker. */
+static void
+frame_done(struct front *f, struct client *c)
+{
+	struct job *j = c->partial;
+
+	c->inflight++;
+	c->partial = NULL;
+	c->have = 0;
+	c->frame_t0 = 0; /* the next frame's clock starts at its byte */
+	dispatch_submit(f, j);
+}
+
+static void
+on_fill(wf_conn *conn, size_t got, void *arg)
+{
+	struct client *c = arg;
+
+	if (frame_has(c, c->fill_base + (uint32_t)got) < 0) {
+		weftd_log(LOG_ERR, "out of memory for a request; closing its "
+		    "connection");
+		wf_conn_abort(conn);
+		return;
+	}
+	if (c->have == WF_FRAME_HDR + job_len(c->partial))
+		frame_done(c->front, c);
+}
+
+/*
+ * Copy what in has of the frame being read: 1 when it is complete, 0 when
+ * it needs more, -1 out of memory. The rest of a large one is read in
+ * place.
+ */
 static int
 fill_frame(struct client *c, wf_buf *in)
 {
 	struct job *j = c->partial;
-	uint32_t need = c->have < WF_FRAME_HDR ? WF_FRAME_HDR :
-	    WF_FRAME_HDR + job_len(j);
+	uint32_t need;
 	size_t n = wf_buf_len(in), take;
-	uint32_t old;
 
 	if (c->have < WF_FRAME_HDR) {
 		memcpy(j->frame, wf_buf_peek(in), WF_FRAME_HDR);
 		wf_buf_consume(in, WF_FRAME_HDR);
 		c->have = WF_FRAME_HDR;
-		need = WF_FRAME_HDR + job_len(j);
 		n -= WF_FRAME_HDR;
 	}
+	need = WF_FRAME_HDR + job_len(j);
 	take = n < need - c->have ? n : need - c->have;
-	if (c->have + take > j->cap) {
-		/*
-		 * A large frame grows with what has arrived, by a quarter at
-		 * least (so copying it stays linear), never past its size.
-		 */
-		uint64_t cap = (uint64_t)j->cap + j->cap / 4;
-
-		if (cap < c->have + take)
-			cap = c->have + take;
-		if (cap > need)
-			cap = need;
-		old = j->cap;
-		if (job_grow(&c->partial, (uint32_t)cap) < 0)
-			return -1;
-		j = c->partial;
-		j->held += j->cap - old;
-		held_add(c, j->cap - old);
-	}
-	memcpy(j->frame + c->have, wf_buf_peek(in), take);
+	if (frame_has(c, c->have + (uint32_t)take) < 0)
+		return -1;
+	j = c->partial;
+	memcpy(j->frame + c->have - take, wf_buf_peek(in), take);
 	wf_buf_consume(in, take);
-	c->have += (uint32_t)take;
-	return c->have == need;
+	if (c->have == need)
+		return 1;
+	if (need > WHOLE_FRAME && wf_conn_read_into(c->conn, j->frame + c->have,
+	    need - c->have, on_fill) == 0)
+		c->fill_base = c->have;
+	return 0;
 }
 
 static void
@@ -425,7 +462,6 @@ on_data(wf_conn *conn, wf_buf *in, void *arg)
 	struct client *c = arg;
 	struct front *f = c->front;
 	struct wf_frame fr;
-	struct job *j;
 	int rc;
 
 	if (c->discard) {
@@ -456,12 +492,7 @@ on_data(wf_conn *conn, wf_buf *in, void *arg)
 		}
 		if (rc == 0)
 			break;
-		c->inflight++;
-		j = c->partial;
-		c->partial = NULL;
-		c->have = 0;
-		c->frame_t0 = 0; /* the next frame's clock starts at its byte */
-		dispatch_submit(f, j);
+		frame_done(f, c);
 	}
 	set_lib_in(c, wf_buf_len(in));
 	if (c->stop == 0 && (c->partial || wf_buf_len(in)) && c->frame_t0 == 0)

@@ -8,6 +8,11 @@
  * by the same IO thread, and malloc's own per-thread cache stops near
  * 1 KiB). A job is made at its class's size, so it rarely grows for its
  * answer. A thread's cache is freed when the thread exits.
+ *
+ * A large request is allocated at its full size when its header is in, so
+ * it is read in place, but charged only as its bytes arrive (cap grows
+ * inside alloc): untouched pages cost no memory, and a header that claims
+ * max_frame costs what was sent.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -80,34 +85,52 @@ job_charge(const struct job *j)
 	return sizeof(*j) + (uint64_t)j->cap;
 }
 
-struct job *
-job_new(struct client *c, uint64_t seq, uint32_t cap)
+static struct job *
+job_init(struct job *j, struct client *c, uint64_t seq, uint32_t cap,
+    uint32_t alloc)
 {
-	int k = class_of(cap);
-	struct job *j;
-
-	if (k >= 0 && (j = cache.free[k]) != NULL) {
-		cache.free[k] = j->next;
-		cache.n[k]--;
-	} else {
-		if (k >= 0)
-			cap = class_cap(k);
-		if ((j = malloc(sizeof(*j) + cap)) == NULL)
-			return NULL;
-	}
-	if (k >= 0)
-		cap = class_cap(k);
 	j->next = NULL;
 	j->client = c;
 	j->seq = seq;
 	j->t0 = 0;
 	j->cap = cap;
+	j->alloc = alloc;
 	j->held = 0;
 	j->tag = 0;
 	j->resends = 0;
 	atomic_fetch_add(&c->refs, 1);
 	budget_charge(c->front->d, job_charge(j));
 	return j;
+}
+
+struct job *
+job_new(struct client *c, uint64_t seq, uint32_t cap)
+{
+	int k = class_of(cap);
+	struct job *j = NULL;
+
+	if (k >= 0) {
+		cap = class_cap(k);
+		if ((j = cache.free[k]) != NULL) {
+			cache.free[k] = j->next;
+			cache.n[k]--;
+		}
+	}
+	if (j == NULL && (j = malloc(sizeof(*j) + cap)) == NULL)
+		return NULL;
+	return job_init(j, c, seq, cap, cap);
+}
+
+struct job *
+job_new_large(struct client *c, uint64_t seq, uint32_t size)
+{
+	struct job *j;
+
+	if (class_of(size) >= 0)
+		return job_new(c, seq, size);
+	if ((j = malloc(sizeof(*j) + size)) == NULL)
+		return NULL;
+	return job_init(j, c, seq, WF_FRAME_HDR, size);
 }
 
 int
@@ -119,8 +142,11 @@ job_grow(struct job **jp, uint32_t cap)
 
 	if (cap <= old)
 		return 0;
-	if ((j = realloc(j, sizeof(*j) + cap)) == NULL)
-		return -ENOMEM;
+	if (cap > j->alloc) {
+		if ((j = realloc(j, sizeof(*j) + cap)) == NULL)
+			return -ENOMEM;
+		j->alloc = cap;
+	}
 	j->cap = cap;
 	*jp = j;
 	budget_charge(d, cap - old);
@@ -176,11 +202,11 @@ client_unref(struct client *c)
 void
 job_free(struct job *j)
 {
-	int k = class_of(j->cap);
+	int k = class_of(j->alloc);
 
 	budget_release(j->client->front->d, job_charge(j));
 	client_unref(j->client);
-	if (k < 0 || j->cap != class_cap(k) || cache.n[k] >= CACHE_JOBS) {
+	if (k < 0 || j->alloc != class_cap(k) || cache.n[k] >= CACHE_JOBS) {
 		free(j);
 		return;
 	}

@@ -60,6 +60,10 @@ struct worker {
 	uint64_t bytes;             /* of the requests given it */
 	bool tagged;                /* it said hello: its answers carry tags */
 	uint16_t last_tag;
+	/* A large answer read into its head's job (no longer resendable). */
+	bool in_place;
+	uint16_t ans_status;
+	uint32_t ans_len, ans_base; /* its length; bytes in before the read */
 	wf_timer *timer;            /* request_timeout of the oldest */
 	/* Charged to the budget: what its socket buffers, both ways. */
 	uint64_t lib_in, out_held;

@@ -57,12 +57,16 @@ struct client;
  * A request, then its answer. Its memory (struct and frame[]) is charged
  * to the budget while it exists: job_charge(j) bytes.
  */
+/* Frames up to this are read whole into memory; larger ones in place. */
+#define WHOLE_FRAME (64 * 1024)
+
 struct job {
 	struct job *next;
 	struct client *client;
 	uint64_t seq;     /* the request's place on its connection */
 	uint64_t t0;      /* loop ms: queued, then given to its worker */
-	uint32_t cap;     /* bytes of frame[] allocated */
+	uint32_t cap;     /* bytes of frame[] usable, and charged */
+	uint32_t alloc;   /* bytes of frame[] allocated: cap or more */
 	uint32_t held;    /* of its charge, what its client's count has */
 	uint16_t tag;     /* its worker's tag for it; 0: untagged */
 	uint8_t resends;  /* sent again, its worker having failed before it */
@@ -89,6 +93,7 @@ struct client {
 	struct job *pending_tail; /* valid while pending is not empty */
 	struct job *partial; /* the request being read, not complete yet */
 	uint32_t have;       /* bytes of it read, header included */
+	uint32_t fill_base;  /* have when it began to be read in place */
 	unsigned inflight;   /* requests read and not yet answered */
 	unsigned stop;       /* STOP_*: reading paused by us, and why */
 	uint64_t held;       /* bytes it holds, all of it charged */
@@ -216,7 +221,12 @@ void weftd_reload(struct weftd *d);
  * frame[] to begin with. Every byte is charged to the budget.
  */
 struct job *job_new(struct client *c, uint64_t seq, uint32_t cap);
-/* Room for cap bytes of frame[]; *jp may move. 0 or -ENOMEM. */
+/*
+ * For a large frame: size bytes allocated at once (so it can be read in
+ * place), the header's charged; job_grow() charges the rest as it fills.
+ */
+struct job *job_new_large(struct client *c, uint64_t seq, uint32_t size);
+/* Room for cap bytes of frame[]; *jp moves only past alloc. 0, -ENOMEM. */
 int job_grow(struct job **jp, uint32_t cap);
 int job_set_response(struct job **jp, uint16_t status, const void *p,
     uint32_t len);

@@ -233,6 +233,16 @@ worker_take_down(struct lane *l, struct worker *w, uint16_t status,
 	struct job *list = w->head, *unsent = w->unsent, *j, *next;
 	bool written = true;
 
+	/* Half an answer is in its head: that request is spent. */
+	if (w->in_place) {
+		w->in_place = false;
+		if (w->conn)
+			(void)wf_conn_read_into(w->conn, NULL, 0, NULL);
+		if (status == 0) {
+			status = WEFTD_WORKER_FAILED;
+			msg = "worker failed";
+		}
+	}
 	/* Past shutdown_timeout, whatever fails it, everything is over. */
 	if (status != 0 && atomic_load(&l->ds->abandoned)) {
 		status = WEFTD_SHUTTING_DOWN;
@@ -292,9 +302,12 @@ fail(struct worker *w, const char *why, bool eof)
 	 * It ended within SPARE_MS of its last answer: most likely a handler
 	 * that exits after its n-th request, by design, and never began the
 	 * request now at its head. That one is sent again too, if it was
-	 * never sent before: a request that kills its worker costs two.
+	 * never sent before: a request that kills its worker costs two. Not
+	 * if a part of its answer came (buffered, or read in place): then it
+	 * had begun.
 	 */
 	bool spare = eof && w->head && w->head->resends == 0 &&
+	    w->lib_in == 0 && !w->in_place &&
 	    wf_loop_now(w->lane->f->loop) - w->answered_ms < SPARE_MS;
 
 	worker_take_down(w->lane, w, spare ? 0 : WEFTD_WORKER_FAILED,
@@ -334,6 +347,69 @@ static void finish_down(struct lane *l, struct worker *w);
 
 /* --- worker sockets ------------------------------------------------------- */
 
+static void answers_done(struct worker *w, wf_conn *conn, size_t in_len,
+    int rc);
+
+static void
+answered(struct worker *w)
+{
+	atomic_fetch_add_explicit(&w->served, 1, memory_order_relaxed);
+	w->answered_ms = wf_loop_now(w->lane->f->loop);
+}
+
+static void
+on_answer_fill(wf_conn *conn, size_t got, void *arg)
+{
+	struct worker *w = arg;
+	struct job *j;
+
+	if (w->ans_base + got < w->ans_len)
+		return;
+	w->in_place = false;
+	j = pop(w); /* by the request's header, still in place */
+	wf_frame_header(j->frame, w->ans_len, w->ans_status, 0);
+	lane_answer(w->lane, j);
+	answered(w);
+	answers_done(w, conn, 0, 0);
+}
+
+/*
+ * A large answer to the head is read straight into its job, which is grown
+ * to the answer's size first (the head moves then, nothing else points to
+ * it), from the payload on: the request's header stays until the answer is
+ * whole. The request's bytes are lost from here on: if the worker fails
+ * now, that request gets `worker failed`, it is not sent again.
+ */
+static bool
+answer_in_place(struct worker *w, wf_buf *in, const struct wf_frame *f)
+{
+	struct job *j = w->head;
+	bool last;
+	size_t n;
+
+	if (j == NULL || j == w->unsent || f->flags != j->tag)
+		return false; /* on_worker_data judges it when it is whole */
+	last = w->tail == &j->next;
+	if (job_grow(&j, WF_FRAME_HDR + f->len) < 0)
+		return false; /* buffered, then; it may fit later */
+	w->head = j;
+	if (last)
+		w->tail = &j->next;
+	n = wf_buf_len(in) - WF_FRAME_HDR;
+	memcpy(j->frame + WF_FRAME_HDR, (const char *)wf_buf_peek(in) +
+	    WF_FRAME_HDR, n);
+	wf_buf_consume(in, WF_FRAME_HDR + n);
+	charge_socket(w, &w->lib_in, 0);
+	w->in_place = true;
+	w->ans_status = f->status;
+	w->ans_len = f->len;
+	w->ans_base = (uint32_t)n;
+	if (wf_conn_read_into(w->conn, j->frame + WF_FRAME_HDR + n, f->len - n,
+	    on_answer_fill) < 0)
+		fail(w, "its socket failed", false);
+	return true;
+}
+
 /* Answers, front to back; anything out of protocol fails the worker. */
 static void
 on_worker_data(wf_conn *conn, wf_buf *in, void *arg)
@@ -372,10 +448,24 @@ on_worker_data(wf_conn *conn, wf_buf *in, void *arg)
 		else
 			lane_answer(l, j);
 		wf_buf_consume(in, WF_FRAME_HDR + f.len);
-		atomic_fetch_add_explicit(&w->served, 1, memory_order_relaxed);
-		w->answered_ms = wf_loop_now(l->f->loop);
+		answered(w);
 	}
-	charge_socket(w, &w->lib_in, wf_buf_len(in));
+	if (rc == 0 && wf_buf_len(in) >= WF_FRAME_HDR && f.len > WHOLE_FRAME &&
+	    answer_in_place(w, in, &f))
+		return;
+	answers_done(w, conn, wf_buf_len(in), rc);
+}
+
+/*
+ * After the answers read: the socket's charges, and what the worker's
+ * state asks for now (rc: the last decode's; in_len: bytes left unread).
+ */
+static void
+answers_done(struct worker *w, wf_conn *conn, size_t in_len, int rc)
+{
+	struct lane *l = w->lane;
+
+	charge_socket(w, &w->lib_in, in_len);
 	charge_socket(w, &w->out_held, wf_conn_queued(conn));
 	if (w->down_pending &&
 	    (rc < 0 || w->head == NULL || w->head == w->unsent)) {
@@ -386,7 +476,7 @@ on_worker_data(wf_conn *conn, wf_buf *in, void *arg)
 		fail(w, "answer over max_frame", false);
 		return;
 	}
-	if ((w->head == NULL || w->head == w->unsent) && wf_buf_len(in)) {
+	if ((w->head == NULL || w->head == w->unsent) && in_len) {
 		fail(w, "wrote with no request outstanding", false);
 		return;
 	}
@@ -412,7 +502,8 @@ on_worker_close(wf_conn *conn, enum wf_close_reason why, int err, void *arg)
 	fail(w, why == WF_CLOSE_PEER ? "closed its socket" :
 	    why == WF_CLOSE_LIMIT ? "answer over max_frame" :
 	    err == ECONNRESET ? "reset its socket" : "its socket failed",
-	    why == WF_CLOSE_PEER || err == ECONNRESET);	if (w->down_pending)
+	    why == WF_CLOSE_PEER || err == ECONNRESET);
+	if (w->down_pending)
 		finish_down(w->lane, w);
 }
 

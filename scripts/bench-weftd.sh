@@ -14,6 +14,9 @@
 #   scripts/bench-weftd.sh          ROUNDS (3), DURATION (4 s) override
 #   OLD_WEFTD=path/to/weftd ...     adds that binary with its own defaults
 #                                   ("old"), for a before/after in one run
+#   SERVERS="old weftd" SCENARIOS="10:1000000:1" ...
+#                                   a subset, or other scenarios
+#                                   (conns:bytes:depth; max_frame is 1 MiB)
 #
 # The server side runs on CPU 1 and the client on CPU 0 (PIN=0: unpinned,
 # so weftd's threads and workers may spread over both CPUs). Pinned, every
@@ -146,8 +149,8 @@ stop() {
 	spid="" helpers=""
 }
 
-servers="frame_echo ${haproxy:+haproxy }${OLD_WEFTD:+old }weftd weftd-io1-p16 weftd-io1-p1 weftd-io2-pauto"
-scenarios="100:64:1 100:64:16 1000:64:1 10:16384:1"
+servers=${SERVERS:-"frame_echo ${haproxy:+haproxy }${OLD_WEFTD:+old }weftd weftd-io1-p16 weftd-io1-p1 weftd-io2-pauto"}
+scenarios=${SCENARIOS:-"100:64:1 100:64:16 1000:64:1 10:16384:1"}
 declare -A rps p99 cpu
 for sc in $scenarios; do
 	IFS=: read -r conns size depth <<<"$sc"

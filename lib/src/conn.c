@@ -6,6 +6,8 @@
  * to memory of the connection's own. A send on an empty output buffer is
  * written directly; only what the socket does not take is buffered. Buffers
  * are released whenever they empty, so an idle connection is one struct.
+ * A large body can be read straight into the caller's memory instead
+ * (wf_conn_read_into).
  *
  * Teardown happens in one place, teardown(), which calls on_close once; the
  * struct itself is freed with its embedded watcher, after the dispatch.
@@ -94,6 +96,7 @@ teardown(wf_conn *c, enum wf_close_reason why, int err)
 	if (c->flags & C_CLOSED)
 		return;
 	c->flags |= C_CLOSED;
+	c->rd = NULL;
 	wf_timer_free(c->linger);
 	c->linger = NULL;
 	if (c->ref) {
@@ -204,13 +207,38 @@ end_of_input(wf_conn *c)
 	peer_eof(c);
 }
 
+/* Into the caller's target: exactly what it lacks, never past it. */
+static ssize_t
+read_target(wf_conn *c)
+{
+	wf_fill_cb cb = c->rd_cb;
+	ssize_t n;
+
+	do
+		n = recv(c->io.fd, c->rd + c->rd_got, c->rd_len - c->rd_got, 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n < 0 ? -errno : 0;
+	touch(c);
+	c->rd_got += (size_t)n;
+	if (c->rd_got == c->rd_len)
+		c->rd = NULL; /* before the call, which may set the next one */
+	cb(c, c->rd_got, c->arg);
+	if (!(c->flags & C_CLOSED))
+		update_interest(c);
+	return n;
+}
+
 static void
 readable(wf_conn *c)
 {
 	char spill[SPILL];
 	ssize_t n;
 
-	if (c->flags & C_CLOSING) {
+	if (c->rd && !(c->flags & C_CLOSING)) {
+		if ((n = read_target(c)) > 0)
+			return;
+	} else if (c->flags & C_CLOSING) {
 		do
 			n = recv(c->io.fd, spill, sizeof(spill), 0);
 		while (n < 0 && errno == EINTR);
@@ -418,6 +446,26 @@ post_redeliver(wf_conn *c)
 	}
 }
 
+int
+wf_conn_read_into(wf_conn *c, void *dst, size_t len, wf_fill_cb on_fill)
+{
+	if (dst == NULL) {
+		c->rd = NULL;
+		return 0;
+	}
+	if (c->flags & (C_CLOSING | C_CLOSED))
+		return -ENOTCONN;
+	if (len == 0 || on_fill == NULL)
+		return -EINVAL;
+	if (c->in.len)
+		return -EBUSY;
+	c->rd = dst;
+	c->rd_len = len;
+	c->rd_got = 0;
+	c->rd_cb = on_fill;
+	return 0;
+}
+
 void
 wf_conn_shutdown_read(wf_conn *c)
 {
@@ -476,6 +524,7 @@ wf_conn_close(wf_conn *c, uint64_t linger_ms)
 	if (c->flags & (C_CLOSING | C_CLOSED))
 		return;
 	c->flags |= C_CLOSING;
+	c->rd = NULL;
 	wf_buf_reset(&c->in, 1);
 	if (wf_timer_new(c->io.loop, &c->linger, on_linger, c) < 0 ||
 	    wf_timer_start(c->linger, linger_ms ? linger_ms : DEFAULT_LINGER_MS,

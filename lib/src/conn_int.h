@@ -21,6 +21,10 @@ struct wf_conn {
 	unsigned flags;
 	wf_timer *linger;
 	wf_conn_ref *ref;
+	/* wf_conn_read_into(): where the next bytes go, and how many. */
+	char *rd;
+	size_t rd_len, rd_got;
+	wf_fill_cb rd_cb;
 	const struct wf__conn_owner *owner;
 	/* The server's idle list, ordered by last activity. */
 	TAILQ_ENTRY(wf_conn) idle_link;

@@ -18,11 +18,13 @@ decode(const wf_buf *in, uint32_t max, struct wf_frame *f, int tagged)
 		return -EMSGSIZE;
 	if (!tagged && (p[6] || p[7]))
 		return -EPROTO;
-	if (wf_buf_len(in) - WF_FRAME_HDR < len)
-		return 0;
 	f->len = len;
 	f->status = (uint16_t)(p[4] << 8 | p[5]);
 	f->flags = (uint16_t)(p[6] << 8 | p[7]);
+	if (wf_buf_len(in) - WF_FRAME_HDR < len) {
+		f->payload = NULL;
+		return 0;
+	}
 	f->payload = (const char *)p + WF_FRAME_HDR;
 	return 1;
 }

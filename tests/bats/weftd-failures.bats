@@ -73,6 +73,39 @@ nworkers_is() {
 	assert_line --index 0 "0 fresh"
 }
 
+@test "an answer cut off by its worker's exit is 'worker failed', not sent again" {
+	# A request whose worker exits right after an answer ("warm") is sent
+	# again once (taken for a handler that exits after n requests by
+	# design), unless a part of its own answer came: it had begun. Past
+	# 64 KiB that part is read into the request's own memory.
+	local size starts=1
+	write_conf "$PY_HANDLER" 1
+	start_weftd
+	for size in 1000 1000000; do
+		run $CLIENT "$ADDR" send "warm" "half:$size" "next"
+		assert_success
+		assert_line --index 0 "0 warm"
+		assert_line --index 1 "4 worker failed"
+		assert_line --index 2 "0 next"
+		# One death: the request was not tried on the replacement too.
+		starts=$((starts + 1))
+		[ "$(grep -c 'worker .* started' "$LOG")" -eq "$starts" ]
+	done
+	wait_for grep -Eq "retired: (closed|reset) its socket" "$LOG"
+}
+
+@test "a large answer stuck half way is ended by request_timeout" {
+	write_conf "$PY_HANDLER" 1 "" "request_timeout = 500ms"
+	start_weftd
+	run $CLIENT "$ADDR" send "halfhang:1000000" "after"
+	assert_success
+	assert_line --index 0 --regexp '^3 timeout: no answer within 500 ms'
+	assert_line --index 1 --regexp '^(0 after|3 timeout)'
+	wait_for grep -q "retired: request timeout" "$LOG"
+	run $CLIENT "$ADDR" send "fresh"
+	assert_line --index 0 "0 fresh"
+}
+
 @test "a full queue answers 'overloaded' at once" {
 	write_conf "$PY_HANDLER" 1 "" "queue_limit = 1
 	  pipeline = 1"

@@ -143,6 +143,21 @@ most_waiting() {
 	assert_line --index 0 "0 $first"
 }
 
+@test "large answers to small requests, pipelined to one worker, come back whole and in order" {
+	# Each large one is read into its request's job, grown first: the
+	# requests behind it on the worker must not notice it moved.
+	write_conf "$PY_HANDLER" 1 "" "pipeline = 8"
+	start_weftd
+	run $CLIENT "$ADDR" send "large:300000" "small" "large:70000" "large:1000000" "end"
+	assert_success
+	[ "${#lines[0]}" -eq $((2 + 300000)) ]
+	assert_line --index 1 "0 small"
+	[ "${#lines[2]}" -eq $((2 + 70000)) ]
+	[ "${#lines[3]}" -eq $((2 + 1000000)) ]
+	assert_line --index 4 "0 end"
+	[[ ${lines[3]} =~ ^0\ x+$ ]]
+}
+
 @test "200 concurrent connections are all answered" {
 	write_conf "" 2 "max_connections = 300"
 	start_weftd

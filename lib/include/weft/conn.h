@@ -15,6 +15,9 @@
 typedef struct wf_conn wf_conn;
 typedef struct wf_conn_ref wf_conn_ref;
 
+/* wf_conn_read_into(): got bytes of the target are there, in all. */
+typedef void (*wf_fill_cb)(wf_conn *c, size_t got, void *arg);
+
 enum wf_close_reason {
 	WF_CLOSE_PEER = 1, /* the peer closed its end */
 	WF_CLOSE_ERROR,    /* a socket error; err says which */
@@ -77,6 +80,23 @@ WF_EXPORT int wf_conn_send_frame(wf_conn *c, uint16_t status, uint16_t flags,
  */
 WF_EXPORT void wf_conn_pause(wf_conn *c);
 WF_EXPORT void wf_conn_resume(wf_conn *c);
+
+/*
+ * Read the next len bytes of the stream straight into dst, past the input
+ * buffer: a large message body lands where it belongs, with no copy and no
+ * growing buffer. Only while no input is buffered (consume all of in
+ * first; from on_data or anywhere on the loop thread). Each read that adds
+ * to dst is reported to on_fill(c, got, arg) with the total so far; the
+ * call that reports got == len ends it, and what follows goes to on_data
+ * again. Meanwhile on_data is not called; pause, resume, close and the end
+ * of input work as usual (an end before len bytes: on_eof, or the close,
+ * with dst part-filled). dst must stay valid until then, or until
+ * wf_conn_read_into(c, NULL, 0, NULL) cancels it, or the connection closes
+ * (it is never touched once on_close runs). Returns 0; -EBUSY while input
+ * is buffered; -ENOTCONN when closing; -EINVAL for len 0 or no on_fill.
+ */
+WF_EXPORT int wf_conn_read_into(wf_conn *c, void *dst, size_t len,
+    wf_fill_cb on_fill);
 
 /*
  * Read no more from the socket, as if the peer had half-closed: what was

@@ -24,9 +24,11 @@ struct wf_frame {
 /*
  * Decode the frame at the front of in. Returns 1 with *f filled (the caller
  * consumes WF_FRAME_HDR + f->len bytes when done with the payload), 0 when
- * more bytes are needed, -EMSGSIZE when length exceeds max, -EPROTO when
- * flags are not 0. The length is checked from the header alone, before any
- * byte of the payload is waited for or buffered.
+ * more bytes are needed (once the header is in, *f has its fields and a
+ * NULL payload: a large body can be read in place, wf_conn_read_into),
+ * -EMSGSIZE when length exceeds max, -EPROTO when flags are not 0. The
+ * length is checked from the header alone, before any byte of the payload
+ * is waited for or buffered.
  */
 WF_EXPORT int wf_frame_decode(const wf_buf *in, uint32_t max,
     struct wf_frame *f);

@@ -11,6 +11,9 @@
   extra       answer twice
   late:S      answer, then the same answer again S seconds later
   big         answer with a header claiming 1 GiB
+  large:N     answer with N bytes ("x" repeated)
+  half:N      answer with a header claiming N bytes and half of them, exit
+  halfhang:N  the same, then hang instead of exiting
   exit:N      exit with status N at once
   last        answer, then exit 0 without reading on
   spew:N      print N lines to stderr as fast as it can, then echo
@@ -94,6 +97,14 @@ def main():
             answer(sock, body)
         elif verb == "big":
             answer(sock, b"", length=1 << 30)
+        elif verb == "large":
+            answer(sock, b"x" * int(arg))
+        elif verb in ("half", "halfhang"):
+            n = int(arg)
+            answer(sock, b"h" * (n // 2), length=n)
+            if verb == "half":
+                return 0
+            time.sleep(60)
         elif verb == "exit":
             return int(arg)
         elif verb == "last":

@@ -33,7 +33,7 @@
 
 #define LINGER_MS 5000
 #define IOV_BATCH 64
-#define READ_CHUNK (64 * 1024)  /* the most a connection reads at a time */
+#define READ_CHUNK (64 * 1024)  /* the most a connection buffers (not in place) */
 #define TICK_MS 250
 #define LOG_BURST 20            /* client-caused lines per IO loop, ... */
 #define LOG_PER_MS 1000         /* ... per this interval */
@@ -379,20 +379,16 @@ start_frame(struct front *f, struct client *c, wf_buf *in)
 }
 
 /* The frame being read has n bytes now: charge them (it does not move). */
-static int
+static void
 frame_has(struct client *c, uint32_t n)
 {
 	struct job *j = c->partial;
 	uint32_t old = j->cap;
 
-	if (n > old) {
-		if (job_grow(&c->partial, n) < 0)
-			return -1;
-		c->partial->held += n - old;
-		held_add(c, n - old);
-	}
+	job_fill(j, n);
+	j->held += j->cap - old;
+	held_add(c, j->cap - old);
 	c->have = n;
-	return 0;
 }
 
 /* The frame being read is whole: off to a worker. */
@@ -413,20 +409,15 @@ on_fill(wf_conn *conn, size_t got, void *arg)
 {
 	struct client *c = arg;
 
-	if (frame_has(c, c->fill_base + (uint32_t)got) < 0) {
-		weftd_log(LOG_ERR, "out of memory for a request; closing its "
-		    "connection");
-		wf_conn_abort(conn);
-		return;
-	}
+	(void)conn;
+	frame_has(c, c->fill_base + (uint32_t)got);
 	if (c->have == WF_FRAME_HDR + job_len(c->partial))
 		frame_done(c->front, c);
 }
 
 /*
- * Copy what in has of the frame being read: 1 when it is complete, 0 when
- * it needs more, -1 out of memory. The rest of a large one is read in
- * place.
+ * Copy what in has of the frame being read (allocated whole): 1 when it is
+ * complete, 0 when it needs more. The rest of a large one is read in place.
  */
 static int
 fill_frame(struct client *c, wf_buf *in)
@@ -443,9 +434,7 @@ fill_frame(struct client *c, wf_buf *in)
 	}
 	need = WF_FRAME_HDR + job_len(j);
 	take = n < need - c->have ? n : need - c->have;
-	if (frame_has(c, c->have + (uint32_t)take) < 0)
-		return -1;
-	j = c->partial;
+	frame_has(c, c->have + (uint32_t)take);
 	memcpy(j->frame + c->have - take, wf_buf_peek(in), take);
 	wf_buf_consume(in, take);
 	if (c->have == need)
@@ -464,6 +453,7 @@ on_data(wf_conn *conn, wf_buf *in, void *arg)
 	struct wf_frame fr;
 	int rc;
 
+	(void)conn;
 	if (c->discard) {
 		wf_buf_consume(in, wf_buf_len(in));
 		set_lib_in(c, 0);
@@ -484,13 +474,7 @@ on_data(wf_conn *conn, wf_buf *in, void *arg)
 			if (rc == 0)
 				break;
 		}
-		if ((rc = fill_frame(c, in)) < 0) {
-			weftd_log(LOG_ERR, "out of memory for a request; "
-			    "closing its connection");
-			wf_conn_abort(conn);
-			return;
-		}
-		if (rc == 0)
+		if (fill_frame(c, in) == 0)
 			break;
 		frame_done(f, c);
 	}

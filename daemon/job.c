@@ -11,8 +11,10 @@
  *
  * A large request is allocated at its full size when its header is in, so
  * it is read in place, but charged only as its bytes arrive (cap grows
- * inside alloc): untouched pages cost no memory, and a header that claims
- * max_frame costs what was sent.
+ * inside alloc): untouched pages cost no memory (weftd.c has glibc map
+ * every allocation over 64 KiB afresh), and a header that claims max_frame
+ * costs what was sent. A large answer is read into its request's job the
+ * same way (job_reserve).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -133,7 +135,8 @@ job_new_large(struct client *c, uint64_t seq, uint32_t size)
 	return job_init(j, c, seq, WF_FRAME_HDR, size);
 }
 
-int
+/* Room for cap bytes of frame[]; *jp moves only past alloc. */
+static int
 job_grow(struct job **jp, uint32_t cap)
 {
 	struct job *j = *jp;
@@ -150,6 +153,31 @@ job_grow(struct job **jp, uint32_t cap)
 	j->cap = cap;
 	*jp = j;
 	budget_charge(d, cap - old);
+	return 0;
+}
+
+void
+job_fill(struct job *j, uint32_t cap)
+{
+	if (cap > j->alloc)
+		cap = j->alloc; /* never: callers fill what they reserved */
+	if (cap <= j->cap)
+		return;
+	budget_charge(j->client->front->d, cap - j->cap);
+	j->cap = cap;
+}
+
+int
+job_reserve(struct job **jp, uint32_t size)
+{
+	struct job *j = *jp;
+
+	if (size <= j->alloc)
+		return 0;
+	if ((j = realloc(j, sizeof(*j) + size)) == NULL)
+		return -ENOMEM;
+	j->alloc = size;
+	*jp = j;
 	return 0;
 }
 

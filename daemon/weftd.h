@@ -223,11 +223,13 @@ void weftd_reload(struct weftd *d);
 struct job *job_new(struct client *c, uint64_t seq, uint32_t cap);
 /*
  * For a large frame: size bytes allocated at once (so it can be read in
- * place), the header's charged; job_grow() charges the rest as it fills.
+ * place), the header's charged; job_fill() charges the rest as it fills.
  */
 struct job *job_new_large(struct client *c, uint64_t seq, uint32_t size);
-/* Room for cap bytes of frame[]; *jp moves only past alloc. 0, -ENOMEM. */
-int job_grow(struct job **jp, uint32_t cap);
+/* size bytes of frame[] allocated, not charged; *jp may move. */
+int job_reserve(struct job **jp, uint32_t size);
+/* cap bytes of what is allocated are in use now: charge them (no move). */
+void job_fill(struct job *j, uint32_t cap);
 int job_set_response(struct job **jp, uint16_t status, const void *p,
     uint32_t len);
 /*

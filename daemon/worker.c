@@ -363,6 +363,8 @@ on_answer_fill(wf_conn *conn, size_t got, void *arg)
 	struct worker *w = arg;
 	struct job *j;
 
+	/* Charged as it arrives, like a request (inside alloc: no move). */
+	job_fill(w->head, WF_FRAME_HDR + w->ans_base + (uint32_t)got);
 	if (w->ans_base + got < w->ans_len)
 		return;
 	w->in_place = false;
@@ -390,12 +392,13 @@ answer_in_place(struct worker *w, wf_buf *in, const struct wf_frame *f)
 	if (j == NULL || j == w->unsent || f->flags != j->tag)
 		return false; /* on_worker_data judges it when it is whole */
 	last = w->tail == &j->next;
-	if (job_grow(&j, WF_FRAME_HDR + f->len) < 0)
+	n = wf_buf_len(in) - WF_FRAME_HDR;
+	if (job_reserve(&j, WF_FRAME_HDR + f->len) < 0)
 		return false; /* buffered, then; it may fit later */
+	job_fill(j, WF_FRAME_HDR + (uint32_t)n);
 	w->head = j;
 	if (last)
 		w->tail = &j->next;
-	n = wf_buf_len(in) - WF_FRAME_HDR;
 	memcpy(j->frame + WF_FRAME_HDR, (const char *)wf_buf_peek(in) +
 	    WF_FRAME_HDR, n);
 	wf_buf_consume(in, WF_FRAME_HDR + n);
@@ -404,9 +407,10 @@ answer_in_place(struct worker *w, wf_buf *in, const struct wf_frame *f)
 	w->ans_status = f->status;
 	w->ans_len = f->len;
 	w->ans_base = (uint32_t)n;
+	/* Refused only if its input has ended: the answer never will. */
 	if (wf_conn_read_into(w->conn, j->frame + WF_FRAME_HDR + n, f->len - n,
 	    on_answer_fill) < 0)
-		fail(w, "its socket failed", false);
+		fail(w, "closed its socket inside an answer", true);
 	return true;
 }
 

@@ -27,6 +27,7 @@
 #include "weft/timer.h"
 
 #define SPILL (64 * 1024)
+#define TARGET_READ (256 * 1024) /* the most one read puts in a target */
 #define DEFAULT_LINGER_MS 5000
 
 enum {
@@ -212,10 +213,14 @@ static ssize_t
 read_target(wf_conn *c)
 {
 	wf_fill_cb cb = c->rd_cb;
+	size_t want = c->rd_len - c->rd_got;
 	ssize_t n;
 
+	/* Large bodies on other connections of the loop wait no longer. */
+	if (want > TARGET_READ)
+		want = TARGET_READ;
 	do
-		n = recv(c->io.fd, c->rd + c->rd_got, c->rd_len - c->rd_got, 0);
+		n = recv(c->io.fd, c->rd + c->rd_got, want, 0);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		return n < 0 ? -errno : 0;
@@ -267,7 +272,8 @@ readable(wf_conn *c)
 		 */
 		if (c->in.len >= c->max_in) {
 			deliver(c);
-			if (c->flags & (C_CLOSED | C_PAUSED))
+			/* on_data may have set a target: the next read is its. */
+			if ((c->flags & (C_CLOSED | C_PAUSED)) || c->rd)
 				return;
 		}
 		n = wf_buf_read_fd(&c->in, c->io.fd, c->max_in);
@@ -453,7 +459,7 @@ wf_conn_read_into(wf_conn *c, void *dst, size_t len, wf_fill_cb on_fill)
 		c->rd = NULL;
 		return 0;
 	}
-	if (c->flags & (C_CLOSING | C_CLOSED))
+	if (c->flags & (C_CLOSING | C_CLOSED | C_PEER_EOF))
 		return -ENOTCONN;
 	if (len == 0 || on_fill == NULL)
 		return -EINVAL;

@@ -290,6 +290,17 @@ attack_result() {
 	normal_client_is_served
 }
 
+@test "a handler's large answer costs what it sent, not what its header claims" {
+	# The answer is read into its request's memory as it comes: a handler
+	# that claims 1 MB, sends half and hangs holds half, not the claim.
+	write_conf "$PY_HANDLER" 1 "" "request_timeout = 60s"
+	start_weftd
+	$CLIENT "$ADDR" send "halfhang:1000000" >/dev/null 2>&1 3>&- &
+	local cpid=$!
+	wait_for grep -Eq "^STATUS=1 connections.*, 48[89]\.[0-9] KiB of" "$NLOG"
+	kill "$cpid"
+}
+
 @test "every attack at once: RSS within the budget, a normal client served" {
 	write_conf "$PY_HANDLER" 2 "send_timeout = 3s
 	frame_timeout = 3s" "queue_limit = 8

@@ -92,8 +92,10 @@ WF_EXPORT void wf_conn_resume(wf_conn *c);
  * of input work as usual (an end before len bytes: on_eof, or the close,
  * with dst part-filled). dst must stay valid until then, or until
  * wf_conn_read_into(c, NULL, 0, NULL) cancels it, or the connection closes
- * (it is never touched once on_close runs). Returns 0; -EBUSY while input
- * is buffered; -ENOTCONN when closing; -EINVAL for len 0 or no on_fill.
+ * (it is never touched once on_close runs). A call replaces a target not
+ * yet filled. Returns 0; -EBUSY while input is buffered; -ENOTCONN when
+ * closing or when the input has ended (nothing more will be read); -EINVAL
+ * for len 0 or no on_fill.
  */
 WF_EXPORT int wf_conn_read_into(wf_conn *c, void *dst, size_t len,
     wf_fill_cb on_fill);

@@ -434,8 +434,8 @@ fill_frame(struct client *c, wf_buf *in)
 	}
 	need = WF_FRAME_HDR + job_len(j);
 	take = n < need - c->have ? n : need - c->have;
+	memcpy(j->frame + c->have, wf_buf_peek(in), take);
 	frame_has(c, c->have + (uint32_t)take);
-	memcpy(j->frame + c->have - take, wf_buf_peek(in), take);
 	wf_buf_consume(in, take);
 	if (c->have == need)
 		return 1;

@@ -128,39 +128,14 @@ job_new_large(struct client *c, uint64_t seq, uint32_t size)
 {
 	struct job *j;
 
-	if (class_of(size) >= 0)
-		return job_new(c, seq, size);
 	if ((j = malloc(sizeof(*j) + size)) == NULL)
 		return NULL;
 	return job_init(j, c, seq, WF_FRAME_HDR, size);
 }
 
-/* Room for cap bytes of frame[]; *jp moves only past alloc. */
-static int
-job_grow(struct job **jp, uint32_t cap)
-{
-	struct job *j = *jp;
-	struct weftd *d = j->client->front->d;
-	uint32_t old = j->cap;
-
-	if (cap <= old)
-		return 0;
-	if (cap > j->alloc) {
-		if ((j = realloc(j, sizeof(*j) + cap)) == NULL)
-			return -ENOMEM;
-		j->alloc = cap;
-	}
-	j->cap = cap;
-	*jp = j;
-	budget_charge(d, cap - old);
-	return 0;
-}
-
 void
 job_fill(struct job *j, uint32_t cap)
 {
-	if (cap > j->alloc)
-		cap = j->alloc; /* never: callers fill what they reserved */
 	if (cap <= j->cap)
 		return;
 	budget_charge(j->client->front->d, cap - j->cap);
@@ -194,8 +169,9 @@ job_set_response(struct job **jp, uint16_t status, const void *p,
 {
 	int rc;
 
-	if ((rc = job_grow(jp, WF_FRAME_HDR + len)) < 0)
+	if ((rc = job_reserve(jp, WF_FRAME_HDR + len)) < 0)
 		return rc;
+	job_fill(*jp, WF_FRAME_HDR + len);
 	wf_frame_header((*jp)->frame, len, status, 0);
 	if (len)
 		memcpy((*jp)->frame + WF_FRAME_HDR, p, len);

@@ -53,13 +53,13 @@ extern const char *const weftd_close_names[CLOSE_REASONS];
 
 struct client;
 
+/* Frames up to this are read whole into memory; larger ones in place. */
+#define WHOLE_FRAME (64 * 1024)
+
 /*
  * A request, then its answer. Its memory (struct and frame[]) is charged
  * to the budget while it exists: job_charge(j) bytes.
  */
-/* Frames up to this are read whole into memory; larger ones in place. */
-#define WHOLE_FRAME (64 * 1024)
-
 struct job {
 	struct job *next;
 	struct client *client;
@@ -222,13 +222,13 @@ void weftd_reload(struct weftd *d);
  */
 struct job *job_new(struct client *c, uint64_t seq, uint32_t cap);
 /*
- * For a large frame: size bytes allocated at once (so it can be read in
- * place), the header's charged; job_fill() charges the rest as it fills.
+ * For a frame over WHOLE_FRAME: size bytes allocated at once (so it can be
+ * read in place), the header's charged; job_fill() charges the rest.
  */
 struct job *job_new_large(struct client *c, uint64_t seq, uint32_t size);
 /* size bytes of frame[] allocated, not charged; *jp may move. */
 int job_reserve(struct job **jp, uint32_t size);
-/* cap bytes of what is allocated are in use now: charge them (no move). */
+/* cap (<= alloc) bytes are in use now: charge them; j does not move. */
 void job_fill(struct job *j, uint32_t cap);
 int job_set_response(struct job **jp, uint16_t status, const void *p,
     uint32_t len);

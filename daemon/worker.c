@@ -376,10 +376,10 @@ on_answer_fill(wf_conn *conn, size_t got, void *arg)
 }
 
 /*
- * A large answer to the head is read straight into its job, which is grown
- * to the answer's size first (the head moves then, nothing else points to
- * it), from the payload on: the request's header stays until the answer is
- * whole. The request's bytes are lost from here on: if the worker fails
+ * A large answer to the head is read straight into its job, reserved at the
+ * answer's size first (the head may move then; nothing else points to it)
+ * and charged as it arrives, from the payload on: the request's header
+ * stays until the answer is whole. The request's bytes are lost from here on: if the worker fails
  * now, that request gets `worker failed`, it is not sent again.
  */
 static bool

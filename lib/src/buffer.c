@@ -166,6 +166,17 @@ wf__send(int fd, const struct iovec *iov, int cnt)
 }
 
 ssize_t
+wf__recv(int fd, void *p, size_t n)
+{
+	ssize_t r;
+
+	do
+		r = recv(fd, p, n, 0);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
+ssize_t
 wf_buf_write_fd(wf_buf *b, int fd)
 {
 	struct iovec iov = { b->data + b->off, b->len };

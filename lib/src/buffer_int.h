@@ -16,6 +16,9 @@ void wf__buf_borrow(wf_buf *b, char *p, size_t n);
 /* After that callback: copy what is left into memory of the buffer's own. */
 int wf__buf_keep(wf_buf *b);
 
+/* recv, again on EINTR; bytes, 0 at the end, or -errno. */
+ssize_t wf__recv(int fd, void *p, size_t n);
+
 /* sendmsg(MSG_NOSIGNAL), or writev for non-sockets; bytes or -errno. */
 ssize_t wf__send(int fd, const struct iovec *iov, int cnt);
 

@@ -27,7 +27,6 @@
 #include "weft/timer.h"
 
 #define SPILL (64 * 1024)
-#define TARGET_READ (256 * 1024) /* the most one read puts in a target */
 #define DEFAULT_LINGER_MS 5000
 
 enum {
@@ -217,13 +216,10 @@ read_target(wf_conn *c)
 	ssize_t n;
 
 	/* Large bodies on other connections of the loop wait no longer. */
-	if (want > TARGET_READ)
-		want = TARGET_READ;
-	do
-		n = recv(c->io.fd, c->rd + c->rd_got, want, 0);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return n < 0 ? -errno : 0;
+	if (want > WF__TARGET_READ)
+		want = WF__TARGET_READ;
+	if ((n = wf__recv(c->io.fd, c->rd + c->rd_got, want)) <= 0)
+		return n;
 	touch(c);
 	c->rd_got += (size_t)n;
 	if (c->rd_got == c->rd_len)
@@ -240,21 +236,14 @@ readable(wf_conn *c)
 	char spill[SPILL];
 	ssize_t n;
 
-	if (c->rd && !(c->flags & C_CLOSING)) {
+	if (c->rd) { /* never while closing: wf_conn_close() clears it */
 		if ((n = read_target(c)) > 0)
 			return;
 	} else if (c->flags & C_CLOSING) {
-		do
-			n = recv(c->io.fd, spill, sizeof(spill), 0);
-		while (n < 0 && errno == EINTR);
-		n = n < 0 ? -errno : n;
+		n = wf__recv(c->io.fd, spill, sizeof(spill));
 	} else if (c->in.cap == 0) {
-		size_t want = c->max_in < SPILL ? c->max_in : SPILL;
-
-		do
-			n = recv(c->io.fd, spill, want, 0);
-		while (n < 0 && errno == EINTR);
-		n = n < 0 ? -errno : n;
+		n = wf__recv(c->io.fd, spill, c->max_in < SPILL ? c->max_in :
+		    SPILL);
 		if (n > 0) {
 			wf__buf_borrow(&c->in, spill, (size_t)n);
 			deliver(c);

@@ -5,6 +5,9 @@
 #include "loop_int.h"
 #include "weft/conn.h"
 
+/* The most one read puts in a wf_conn_read_into() target. */
+#define WF__TARGET_READ (256 * 1024)
+
 /* How a server follows its connections: activity and teardown. */
 struct wf__conn_owner {
 	void (*touch)(wf_conn *c, void *owner);

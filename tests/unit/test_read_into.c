@@ -14,6 +14,7 @@ struct rx {
 	unsigned char *body;
 	size_t want, got, fills, frames;
 	size_t last;         /* got at the previous on_fill */
+	size_t maxstep;      /* the most one on_fill added */
 	int into_rc;
 	int pause_at_fill;   /* pause on this on_fill (1-based) */
 	int cancel_at_fill;  /* cancel on this on_fill */
@@ -32,6 +33,8 @@ on_fill(wf_conn *c, size_t got, void *arg)
 	struct rx *r = arg;
 
 	assert_true(got > r->last); /* each call adds, and says the total */
+	if (got - r->last > r->maxstep)
+		r->maxstep = got - r->last;
 	r->last = got;
 	r->got = r->base + got;
 	got = r->got;
@@ -162,6 +165,19 @@ write_all(wf_loop *loop, int peer, const unsigned char *p, size_t n,
 	}
 }
 
+/* Send of p what the socket takes now, without the loop: how much. */
+static size_t
+fill_socket(int peer, const unsigned char *p, size_t n)
+{
+	size_t sent = 0;
+	ssize_t w;
+
+	while (sent < n && (w = send(peer, p + sent, n - sent,
+	    MSG_DONTWAIT | MSG_NOSIGNAL)) > 0)
+		sent += (size_t)w;
+	return sent;
+}
+
 /* Abort the connection (unless closed), free everything, check the loop. */
 static void
 finish(wf_loop *loop, struct rx *r, int peer, unsigned char *p)
@@ -232,20 +248,13 @@ pause_holds_the_body_and_resume_goes_on(void **state)
 	struct rx r = { .pause_at_fill = 1 };
 	int peer = pair(loop, &r);
 	unsigned char *p = pattern(BODY);
-	size_t sent = 0;
+	size_t sent;
 	int i;
 
 	(void)state;
 	send_header(loop, peer, BODY);
 	/* Fill the socket: the first read pauses, nothing more is read. */
-	while (sent < BODY) {
-		ssize_t w = send(peer, p + sent, BODY - sent,
-		    MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		if (w <= 0)
-			break;
-		sent += (size_t)w;
-	}
+	sent = fill_socket(peer, p, BODY);
 	for (i = 0; i < 5; i++)
 		assert_int_equal(wf_loop_run_once(loop, 10), 0);
 	assert_int_equal(r.fills, 1);
@@ -373,6 +382,36 @@ refused_after_end_of_input(void **state)
 	finish(loop, &r, peer, NULL);
 }
 
+/* One read takes at most WF__TARGET_READ, however much is waiting. */
+static void
+one_read_fills_at_most_its_share(void **state)
+{
+	wf_loop *loop = loop_new();
+	struct rx r = { 0 };
+	int peer = pair(loop, &r), big = 8 << 20;
+	unsigned char *p = pattern(BODY);
+	size_t sent;
+
+	(void)state;
+	/* Room for more than one share in the socket (root may force it). */
+	if (setsockopt(peer, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)) < 0)
+		(void)setsockopt(peer, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	send_header(loop, peer, BODY);
+	sent = fill_socket(peer, p, BODY);
+	write_all(loop, peer, p + sent, BODY - sent, &r);
+	while (r.frames == 0)
+		assert_int_equal(wf_loop_run_once(loop, 1000), 0);
+	assert_memory_equal(r.body, p, BODY);
+	assert_true(r.maxstep <= WF__TARGET_READ);
+	/* Pushed past it: more was waiting than one read may take. */
+	if (sent > WF__TARGET_READ)
+		assert_int_equal(r.maxstep, WF__TARGET_READ);
+	else
+		print_message("only %zu bytes queued: the cap was not reached\n",
+		    sent);
+	finish(loop, &r, peer, p);
+}
+
 int
 main(void)
 {
@@ -385,6 +424,7 @@ main(void)
 		CASE(a_closed_connection_never_touches_the_target),
 		CASE(a_target_set_from_kept_input_gets_the_next_read),
 		CASE(refused_after_end_of_input),
+		CASE(one_read_fills_at_most_its_share),
 	};
 
 	RUN("read_into", cases);

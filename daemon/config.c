@@ -9,6 +9,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +20,24 @@
 
 #include "config.h"
 
+/* A listen address or route id claimed by a pool, while parsing. */
+struct claim {
+	const cfg_t *sec;   /* who claims it */
+	const char *kind;   /* "listen" or "routes" */
+	char what[128]; /* the address as formatted, or the route's number */
+	char pool[POOL_NAME_MAX + 32]; /* as claimant() names it */
+	int line;
+};
+
 struct errbuf {
 	char *buf;
 	size_t len;
 	const char *path;
+	struct claim *claims;
+	unsigned nclaims;
+	/* Where each section's command is: what -t's file:line points at. */
+	struct { const cfg_t *sec; int line; } cmd[MAX_POOLS + 1];
+	unsigned ncmd;
 };
 
 static const struct {
@@ -36,6 +51,7 @@ static const struct {
 	{ "pipeline", 1, 1024 },
 	{ "io_threads", 1, 256 },
 	{ "max_connections_per_ip", 0, 1000000 },
+	{ "rlimit_nofile", 0, 1048576 },
 };
 
 static const struct {
@@ -53,6 +69,12 @@ static const struct {
 };
 
 #define NITEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * libconfuse's callbacks have no user pointer: the state of the load in
+ * progress is file-scope. Configuration is loaded on the main thread.
+ */
+static struct errbuf *current;
 
 /* A number, then a unit from the table; a bare number takes unit `bare`. */
 static int
@@ -203,8 +225,9 @@ static int
 check_size(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *name = cfg_opt_name(opt), *s = cfg_opt_getnstr(opt, 0);
-	/* The budgets: 0 derives them from max_frame. */
-	int budget = strncmp(name, "max_buffered", 12) == 0;
+	/* The budgets (0 derives them from max_frame) and rlimit_as (0: none). */
+	int budget = strncmp(name, "max_buffered", 12) == 0 ||
+	    strcmp(name, "rlimit_as") == 0;
 	uint64_t v, max = budget ? UINT64_C(1) << 40 : 1u << 30;
 
 	if (weftd_parse_size(s, &v) < 0 || (v < 64 && !(budget && v == 0)) ||
@@ -251,12 +274,91 @@ check_name(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* Who claims something: a pool, or (title NULL) the top level. */
+static const char *
+claimant(cfg_t *cfg, char *buf, size_t len)
+{
+	const char *t = cfg_title(cfg), *n = cfg_name(cfg);
+
+	if (n && strcmp(n, "handler") == 0)
+		snprintf(buf, len, "the handler section");
+	else if (t == NULL)
+		snprintf(buf, len, "the top level");
+	else
+		snprintf(buf, len, "pool \"%s\"", t);
+	return buf;
+}
+
+/*
+ * libconfuse may validate one list more than once: a section's claims of
+ * a kind are dropped before its list is looked at (again).
+ */
+static void
+unclaim(const cfg_t *sec, const char *kind)
+{
+	struct errbuf *e = current;
+	unsigned i = 0;
+
+	while (e && i < e->nclaims)
+		if (e->claims[i].sec == sec && e->claims[i].kind == kind)
+			e->claims[i] = e->claims[--e->nclaims];
+		else
+			i++;
+}
+
+/*
+ * what (an address or a route) for the section being parsed: an error if
+ * another section has it already. Sections are parsed in file order, so
+ * the second one named is the one at fault.
+ */
+static int
+claim(cfg_t *cfg, const char *kind, const char *what)
+{
+	struct errbuf *e = current;
+	char me[sizeof(((struct claim *)0)->pool)];
+	struct claim *c;
+	unsigned i;
+
+	if (e == NULL)
+		return 0;
+	claimant(cfg, me, sizeof(me));
+	for (i = 0; i < e->nclaims; i++) {
+		c = &e->claims[i];
+		if (strcmp(c->what, what) != 0)
+			continue;
+		if (strcmp(c->pool, me) == 0)
+			cfg_error(cfg, "%s: %s is listed twice", kind, what);
+		else
+			cfg_error(cfg, "%s: %s is %s's already (line %d)", kind,
+			    what, c->pool, c->line);
+		return -1;
+	}
+	if (e->nclaims % 64 == 0) {
+		c = realloc(e->claims, (e->nclaims + 64) * sizeof(*c));
+		if (c == NULL) {
+			cfg_error(cfg, "out of memory");
+			return -1;
+		}
+		e->claims = c;
+	}
+	c = &e->claims[e->nclaims++];
+	c->sec = cfg;
+	c->kind = kind;
+	snprintf(c->what, sizeof(c->what), "%s", what);
+	snprintf(c->pool, sizeof(c->pool), "%s", me);
+	c->line = cfg->line;
+	return 0;
+}
+
 static int
 check_listen(cfg_t *cfg, cfg_opt_t *opt)
 {
+	static const char kind[] = "listen";
 	struct wf_addr a;
+	char buf[128];
 	unsigned i;
 
+	unclaim(cfg, kind);
 	if (cfg_opt_size(opt) == 0) {
 		cfg_error(cfg, "listen: needs at least one address");
 		return -1;
@@ -269,6 +371,62 @@ check_listen(cfg_t *cfg, cfg_opt_t *opt)
 			    "[IPV6]:PORT or unix:/path", s);
 			return -1;
 		}
+		/*
+		 * As formatted: *:7000 and 0.0.0.0:7000 are one address. Port
+		 * 0 is a new port each time: it is nobody's twice.
+		 */
+		wf_addr_format(&a, buf, sizeof(buf));
+		if (strlen(buf) > 2 && strcmp(buf + strlen(buf) - 2, ":0") == 0)
+			continue;
+		if (claim(cfg, kind, buf) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+check_routes(cfg_t *cfg, cfg_opt_t *opt)
+{
+	static const char kind[] = "routes";
+	char buf[16];
+	unsigned i;
+	long r;
+
+	unclaim(cfg, kind);
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		r = cfg_opt_getnint(opt, i);
+		if (r < 1 || r > 65535) {
+			cfg_error(cfg, "routes: %ld is not a route id 1..65535 "
+			    "(0 is the listener's pool)", r);
+			return -1;
+		}
+		snprintf(buf, sizeof(buf), "%ld", r);
+		if (claim(cfg, kind, buf) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A pool's name: what logs and metrics label it with. */
+static int
+check_pool(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	const char *t = cfg_title(sec), *p;
+
+	for (p = t; *p; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+		    !(*p >= '0' && *p <= '9') && *p != '_' && *p != '-' &&
+		    *p != '.')
+			break;
+	if (*t == '\0' || *p || strlen(t) > POOL_NAME_MAX) {
+		cfg_error(cfg, "pool \"%s\": a name is 1 to %d letters, digits, "
+		    "'_', '-' or '.'", t, POOL_NAME_MAX);
+		return -1;
+	}
+	if (cfg_opt_size(opt) > MAX_POOLS) {
+		cfg_error(cfg, "pool \"%s\": more than %d pools", t, MAX_POOLS);
+		return -1;
 	}
 	return 0;
 }
@@ -338,7 +496,7 @@ check_owner(cfg_t *cfg, cfg_opt_t *opt)
 	int group = strcmp(name, "group") == 0;
 	unsigned long id;
 
-	if (lookup_id(s, group, &id) < 0) {
+	if (lookup_id(s, group, &id) < 0 || (s && *s == '-')) {
 		cfg_error(cfg, "%s: no such %s \"%s\"", name,
 		    group ? "group" : "user", s);
 		return -1;
@@ -373,14 +531,13 @@ check_command(cfg_t *cfg, cfg_opt_t *opt)
 		    "path, not \"%s\"", s ? s : "");
 		return -1;
 	}
+	if (current && current->ncmd < NITEMS(current->cmd)) {
+		current->cmd[current->ncmd].sec = cfg;
+		current->cmd[current->ncmd++].line = cfg->line;
+	}
 	return 0;
 }
 
-/*
- * libconfuse's error callback has no user pointer: the buffer of the load
- * in progress is file-scope. Configuration is loaded on the main thread.
- */
-static struct errbuf *current;
 
 static void
 on_error(cfg_t *cfg, const char *fmt, va_list ap)
@@ -555,27 +712,297 @@ budgets(cfg_t *cfg, struct weftd_config *c, const char *path, char *err,
 }
 
 void
+weftd_pool_cfg_free(struct weftd_pool_cfg *p)
+{
+	if (p == NULL)
+		return;
+	free(p->name);
+	free_list(p->argv);
+	free_list(p->env);
+	free_list(p->listen);
+	free(p->routes);
+	free(p->user);
+	free(p->group);
+	free(p->groups);
+	free(p);
+}
+
+void
 weftd_config_free(struct weftd_config *c)
 {
+	unsigned i;
+
 	free_list(c->listen);
-	free_list(c->handler.argv);
-	free_list(c->handler.env);
+	for (i = 0; i < c->npools; i++)
+		weftd_pool_cfg_free(c->pools[i]);
+	free(c->pools);
+	free(c->user);
+	free(c->group);
+	free(c->groups);
 	memset(c, 0, sizeof(*c));
+}
+
+struct weftd_pool_cfg *
+weftd_config_pool(const struct weftd_config *c, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < c->npools; i++)
+		if (c->pools[i] && strcmp(c->pools[i]->name, name) == 0)
+			return c->pools[i];
+	return NULL;
+}
+
+/*
+ * user and group as written, and their ids. A user's group defaults to
+ * its login group, as nginx and php-fpm do; a bare uid has none.
+ */
+/* The supplementary groups of uid (named in the user database): its own. */
+static int
+groups_of(uid_t uid, gid_t gid, gid_t **groups, int *n)
+{
+	struct passwd *pw = getpwuid(uid);
+	int cap = 16;
+
+	*n = 0;
+	for (;;) {
+		gid_t *g = realloc(*groups, (size_t)cap * sizeof(*g));
+
+		if (g == NULL)
+			return -ENOMEM;
+		*groups = g;
+		if (pw == NULL) {
+			g[0] = gid;
+			*n = 1;
+			return 0;
+		}
+		*n = cap;
+		if (getgrouplist(pw->pw_name, gid, g, n) >= 0)
+			return 0;
+		if (*n <= cap)
+			cap *= 2;
+		else
+			cap = *n;
+		if (cap > 65536)
+			return -ENOMEM;
+	}
+}
+
+static int
+ids(cfg_t *sec, char **user, char **group, uid_t *uid, gid_t *gid,
+    gid_t **groups, int *ngroups, char *err, size_t errlen,
+    const char *path, const char *who)
+{
+	const char *u = cfg_getstr(sec, "user"), *g = cfg_getstr(sec, "group");
+	struct passwd *pw;
+	unsigned long id;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if ((*user = strdup(u ? u : "")) == NULL ||
+	    (*group = strdup(g ? g : "")) == NULL)
+		return -ENOMEM;
+	lookup_id(u, 0, &id); /* checked while parsing */
+	*uid = (uid_t)id;
+	lookup_id(g, 1, &id);
+	*gid = (gid_t)id;
+	if (*gid == (gid_t)-1 && *uid != (uid_t)-1) {
+		if ((pw = getpwuid(*uid)) == NULL) {
+			snprintf(err, errlen, "%s:%d: %suser %s has no entry in "
+			    "the user database: set group too", path, sec->line,
+			    who, u);
+			return -EINVAL;
+		}
+		*gid = pw->pw_gid;
+	}
+	if (*uid == (uid_t)-1 && *gid != (gid_t)-1) {
+		snprintf(err, errlen, "%s:%d: %sgroup without user: set user "
+		    "too", path, sec->line, who);
+		return -EINVAL;
+	}
+	if (*uid != (uid_t)-1 && groups_of(*uid, *gid, groups, ngroups) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* One pool section (or the handler section, as pool `default`). */
+static int
+load_pool(cfg_t *sec, const char *name, struct weftd_pool_cfg **out,
+    const char *path, char *err, size_t errlen)
+{
+	struct weftd_pool_cfg *p = calloc(1, sizeof(*p));
+	char who[POOL_NAME_MAX + 16];
+	unsigned i;
+	uint64_t v;
+	long n;
+	int rc;
+
+	if ((*out = p) == NULL || (p->name = strdup(name)) == NULL)
+		goto nomem;
+	p->line = sec->line;
+	for (i = 0; current && i < current->ncmd; i++)
+		if (current->cmd[i].sec == sec)
+			p->line = current->cmd[i].line;
+	p->workers = (unsigned)cfg_getint(sec, "workers");
+	p->queue_limit = (unsigned)cfg_getint(sec, "queue_limit");
+	(void)parse_auto(cfg_getstr(sec, "pipeline"), &n);
+	p->pipeline = (unsigned)n;
+	weftd_parse_duration(cfg_getstr(sec, "request_timeout"),
+	    &p->request_timeout_ms);
+	p->rlimit_nofile = (uint64_t)cfg_getint(sec, "rlimit_nofile");
+	weftd_parse_size(cfg_getstr(sec, "rlimit_as"), &v);
+	p->rlimit_as = v;
+	if (cfg_size(sec, "command") == 0) {
+		snprintf(err, errlen, "%s:%d: pool \"%s\": command is required",
+		    path, sec->line, name);
+		return -1;
+	}
+	if ((p->argv = copy_list(sec, "command", &p->argc)) == NULL ||
+	    (p->env = copy_list(sec, "env", &p->nenv)) == NULL)
+		goto nomem;
+	/* The handler section has no listen of its own: the top level's. */
+	if (cfg_getopt(sec, "listen") == NULL)
+		p->listen = calloc(1, sizeof(*p->listen));
+	else
+		p->listen = copy_list(sec, "listen", &p->nlisten);
+	p->nroutes = cfg_size(sec, "routes");
+	p->routes = calloc(p->nroutes + 1, sizeof(*p->routes));
+	if (p->listen == NULL || p->routes == NULL)
+		goto nomem;
+	for (i = 0; i < p->nroutes; i++)
+		p->routes[i] = (uint16_t)cfg_getnint(sec, "routes", i);
+	snprintf(who, sizeof(who), "pool \"%s\": ", name);
+	if ((rc = ids(sec, &p->user, &p->group, &p->uid, &p->gid, &p->groups,
+	    &p->ngroups, err, errlen, path, who)) == -ENOMEM)
+		goto nomem;
+	return rc < 0 ? -1 : 0;
+nomem:
+	snprintf(err, errlen, "%s: out of memory", path);
+	return -1;
+}
+
+/* Every pool: the handler section (as `default`) and the pool sections. */
+static int
+load_pools(cfg_t *cfg, struct weftd_config *c, const char *path, char *err,
+    size_t errlen)
+{
+	unsigned i, n = cfg_size(cfg, "pool"), naddr = c->nlisten;
+	cfg_t *h = cfg_getsec(cfg, "handler"), *sec;
+	struct weftd_pool_cfg *p;
+
+	if ((c->pools = calloc(n + 1, sizeof(*c->pools))) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	if (h && load_pool(h, DEFAULT_POOL, &c->pools[c->npools++], path,
+	    err, errlen) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		sec = cfg_getnsec(cfg, "pool", i);
+		if (h && strcmp(cfg_title(sec), DEFAULT_POOL) == 0) {
+			snprintf(err, errlen, "%s:%d: pool \"default\" and the "
+			    "handler section are one pool: keep one", path,
+			    sec->line);
+			return -1;
+		}
+		if (load_pool(sec, cfg_title(sec), &p, path, err, errlen) < 0) {
+			weftd_pool_cfg_free(p);
+			return -1;
+		}
+		/* `default` first: it is the one a reload log names. */
+		if (strcmp(p->name, DEFAULT_POOL) == 0) {
+			memmove(c->pools + 1, c->pools, c->npools * sizeof(p));
+			c->pools[0] = p;
+		} else {
+			c->pools[c->npools] = p;
+		}
+		c->npools++;
+		naddr += p->nlisten;
+		if (strcmp(p->name, DEFAULT_POOL) != 0 && p->nlisten == 0 &&
+		    p->nroutes == 0) {
+			snprintf(err, errlen, "%s:%d: pool \"%s\" has neither "
+			    "listen nor routes: no request could reach it", path,
+			    p->line, p->name);
+			return -1;
+		}
+	}
+	if (c->npools == 0) {
+		snprintf(err, errlen, "%s: a handler section or a pool section "
+		    "is required", path);
+		return -1;
+	}
+	if (naddr > MAX_ADDRS) {
+		snprintf(err, errlen, "%s: listen: %u addresses in all; at most "
+		    "%d", path, naddr, MAX_ADDRS);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The top-level listen goes to pool `default`. Unset, it is 127.0.0.1:7000
+ * when there is a default pool, and nothing otherwise; set, it needs one.
+ */
+static int
+top_listen(cfg_t *cfg, struct weftd_config *c, const char *path, char *err,
+    size_t errlen)
+{
+	bool set = !(cfg_getopt(cfg, "listen")->flags & CFGF_RESET);
+	bool have = weftd_config_pool(c, DEFAULT_POOL) != NULL;
+	struct wf_addr a;
+	char buf[128];
+	unsigned k;
+
+	if (set && !have) {
+		snprintf(err, errlen, "%s: listen: the top-level addresses go to "
+		    "pool \"default\" (the handler section), and there is none",
+		    path);
+		return -1;
+	}
+	if (!have || (c->listen = copy_list(cfg, "listen", &c->nlisten)) == NULL)
+		c->listen = calloc(1, sizeof(*c->listen));
+	if (c->listen == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	if (set || c->nlisten == 0)
+		return 0;
+	/* The default address, never validated: a pool may have it. */
+	(void)wf_addr_parse(&a, c->listen[0]);
+	wf_addr_format(&a, buf, sizeof(buf));
+	for (k = 0; k < current->nclaims; k++) {
+		if (strcmp(current->claims[k].what, buf) != 0)
+			continue;
+		snprintf(err, errlen, "%s:%d: listen: %s is the default "
+		    "top-level address: set listen at the top level too", path,
+		    current->claims[k].line, buf);
+		return -1;
+	}
+	return 0;
 }
 
 int
 weftd_config_load(const char *path, struct weftd_config *c, char *err,
     size_t errlen)
 {
-	cfg_opt_t handler_opts[] = {
-		CFG_STR_LIST("command", NULL, CFGF_NODEFAULT),
-		CFG_INT("workers", 4, CFGF_NONE),
-		CFG_STR("request_timeout", "30s", CFGF_NONE),
-		CFG_INT("queue_limit", 1024, CFGF_NONE),
-		CFG_STR("pipeline", "auto", CFGF_NONE),
-		CFG_STR_LIST("env", "{}", CFGF_NONE),
-		CFG_END()
-	};
+/* What the handler section and each pool section have (a macro: libconfuse
+ * keeps pointers into the array, which must live through the parse). */
+#define POOL_OPTS \
+	CFG_STR_LIST("command", NULL, CFGF_NODEFAULT), \
+	CFG_INT("workers", 4, CFGF_NONE), \
+	CFG_STR("request_timeout", "30s", CFGF_NONE), \
+	CFG_INT("queue_limit", 1024, CFGF_NONE), \
+	CFG_STR("pipeline", "auto", CFGF_NONE), \
+	CFG_STR_LIST("env", "{}", CFGF_NONE), \
+	CFG_INT_LIST("routes", "{}", CFGF_NONE), \
+	CFG_STR("user", "", CFGF_NONE), \
+	CFG_STR("group", "", CFGF_NONE), \
+	CFG_INT("rlimit_nofile", 0, CFGF_NONE), \
+	CFG_STR("rlimit_as", "0", CFGF_NONE), \
+	CFG_END()
+	cfg_opt_t handler_opts[] = { POOL_OPTS };
+	cfg_opt_t pool_opts[] = { CFG_STR_LIST("listen", "{}", CFGF_NONE),
+	    POOL_OPTS };
 	cfg_opt_t unix_opts[] = {
 		CFG_STR("owner", "", CFGF_NONE),
 		CFG_STR("group", "", CFGF_NONE),
@@ -598,7 +1025,11 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		CFG_STR("log_level", "info", CFGF_NONE),
 		CFG_STR("syslog_facility", "daemon", CFGF_NONE),
 		CFG_SEC("unix_socket", unix_opts, CFGF_NONE),
+		CFG_STR("user", "", CFGF_NONE),
+		CFG_STR("group", "", CFGF_NONE),
 		CFG_SEC("handler", handler_opts, CFGF_NODEFAULT),
+		CFG_SEC("pool", pool_opts, CFGF_MULTI | CFGF_TITLE |
+		    CFGF_NO_TITLE_DUPES),
 		CFG_END()
 	};
 	static const struct {
@@ -622,20 +1053,32 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		{ "unix_socket|owner", check_owner },
 		{ "unix_socket|group", check_owner },
 		{ "unix_socket|mode", check_mode },
-		{ "handler|command", check_command },
-		{ "handler|workers", check_range },
-		{ "handler|request_timeout", check_duration },
-		{ "handler|queue_limit", check_range },
-		{ "handler|pipeline", check_auto },
-		{ "handler|env", check_env },
+		{ "user", check_owner },
+		{ "group", check_owner },
+		{ "pool", check_pool },
+		{ "pool|listen", check_listen },
+#define POOL_CHECKS(sec) \
+		{ sec "|command", check_command }, \
+		{ sec "|workers", check_range }, \
+		{ sec "|request_timeout", check_duration }, \
+		{ sec "|queue_limit", check_range }, \
+		{ sec "|pipeline", check_auto }, \
+		{ sec "|env", check_env }, \
+		{ sec "|routes", check_routes }, \
+		{ sec "|user", check_owner }, \
+		{ sec "|group", check_owner }, \
+		{ sec "|rlimit_nofile", check_range }, \
+		{ sec "|rlimit_as", check_size }
+		POOL_CHECKS("handler"),
+		POOL_CHECKS("pool"),
 	};
-	struct errbuf e = { err, errlen, path };
+	struct errbuf e = { .buf = err, .len = errlen, .path = path };
 	char *text, *nul, *q;
 	size_t len;
 	int line;
 	uint64_t v;
 	long n;
-	cfg_t *cfg, *h, *u;
+	cfg_t *cfg, *u;
 	unsigned long id;
 	size_t i;
 	int rc = -1;
@@ -684,12 +1127,6 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		    "(or socket activation)", path);
 		goto out;
 	}
-	if ((h = cfg_getsec(cfg, "handler")) == NULL ||
-	    cfg_size(h, "command") == 0) {
-		snprintf(err, errlen, "%s: a handler section with a command "
-		    "is required", path);
-		goto out;
-	}
 	/* Every value was checked while parsing: these cannot fail now. */
 	(void)parse_auto(cfg_getstr(cfg, "io_threads"), &n);
 	c->io_threads = n ? (unsigned)n : auto_threads();
@@ -716,22 +1153,18 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 	c->unix_socket.uid = (uid_t)id;
 	lookup_id(cfg_getstr(u, "group"), 1, &id);
 	c->unix_socket.gid = (gid_t)id;
-	c->handler.workers = (unsigned)cfg_getint(h, "workers");
-	c->handler.queue_limit = (unsigned)cfg_getint(h, "queue_limit");
-	(void)parse_auto(cfg_getstr(h, "pipeline"), &n);
-	c->handler.pipeline = (unsigned)n;
-	weftd_parse_duration(cfg_getstr(h, "request_timeout"),
-	    &c->handler.request_timeout_ms);
-	if ((c->listen = copy_list(cfg, "listen", &c->nlisten)) == NULL ||
-	    (c->handler.argv = copy_list(h, "command", &c->handler.argc)) == NULL ||
-	    (c->handler.env = copy_list(h, "env", &c->handler.nenv)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
+	if (ids(cfg, &c->user, &c->group, &c->uid, &c->gid, &c->groups,
+	    &c->ngroups, err, errlen, path, "") < 0 || load_pools(cfg, c, path, err, errlen) < 0 ||
+	    top_listen(cfg, c, path, err, errlen) < 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "%s: out of memory", path);
 		weftd_config_free(c);
 		goto out;
 	}
 	rc = 0;
 out:
 	current = NULL;
+	free(e.claims);
 	cfg_free(cfg);
 	free(text);
 	return rc;
@@ -741,15 +1174,54 @@ int
 weftd_config_check(const char *path, const struct weftd_config *c, char *err,
     size_t errlen)
 {
-	const char *prog = c->handler.argv[0], *why = NULL;
+	uid_t me = geteuid();
+	const struct weftd_pool_cfg *p;
+	const char *prog, *why;
 	struct stat st;
+	unsigned i;
 
-	if (stat(prog, &st) < 0 || access(prog, X_OK) < 0)
-		why = strerror(errno);
-	else if (!S_ISREG(st.st_mode))
-		why = "not a regular file";
-	if (why)
-		snprintf(err, errlen, "%s: handler command %s: %s", path, prog,
-		    why);
-	return why ? -1 : 0;
+	/* Only root changes user; as anyone else, the user must be oneself. */
+	if (me != 0 && c->uid != (uid_t)-1 && c->uid != me) {
+		snprintf(err, errlen, "%s: user %s: weftd runs as uid %u, not "
+		    "root, and cannot become another user", path, c->user,
+		    (unsigned)me);
+		return -1;
+	}
+	for (i = 0; i < c->npools; i++) {
+		p = c->pools[i];
+		prog = p->argv[0];
+		why = NULL;
+		if (stat(prog, &st) < 0 || access(prog, X_OK) < 0)
+			why = strerror(errno);
+		else if (!S_ISREG(st.st_mode))
+			why = "not a regular file";
+		if (why && strcmp(p->name, DEFAULT_POOL) == 0) {
+			snprintf(err, errlen, "%s:%d: handler command %s: %s",
+			    path, p->line, prog, why);
+			return -1;
+		}
+		if (why) {
+			snprintf(err, errlen, "%s:%d: pool \"%s\": command %s: %s",
+			    path, p->line, p->name, prog, why);
+			return -1;
+		}
+		/* weftd as c->uid cannot start handlers as anyone else. */
+		if (c->uid != (uid_t)-1 && p->uid != (uid_t)-1 &&
+		    p->uid != c->uid) {
+			snprintf(err, errlen, "%s:%d: pool \"%s\": user %s: "
+			    "weftd drops to user %s after start and cannot "
+			    "start handlers as another user; leave the "
+			    "top-level user unset to keep per-pool users",
+			    path, p->line, p->name, p->user, c->user);
+			return -1;
+		}
+		if (me != 0 && p->uid != (uid_t)-1 && p->uid != me) {
+			snprintf(err, errlen, "%s:%d: pool \"%s\": user %s: "
+			    "weftd runs as uid %u, not root, and cannot start "
+			    "handlers as another user", path, p->line, p->name,
+			    p->user, (unsigned)me);
+			return -1;
+		}
+	}
+	return 0;
 }

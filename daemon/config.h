@@ -6,8 +6,37 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#define MAX_POOLS 64
+#define MAX_ADDRS 64     /* listen addresses, all pools together */
+#define POOL_NAME_MAX 32
+#define DEFAULT_POOL "default"
+
+/* A pool of handler processes: a `pool "NAME" { }` or the handler section. */
+struct weftd_pool_cfg {
+	char *name;
+	int line;    /* of its command, for -t's messages */
+	char **argv; /* NULL-terminated; argv[0] is the program */
+	unsigned argc;
+	unsigned workers;
+	uint64_t request_timeout_ms;
+	unsigned queue_limit;
+	unsigned pipeline; /* requests in flight per worker; 0: auto */
+	char **env; /* NAME=value, NULL-terminated */
+	unsigned nenv;
+	char **listen; /* its own addresses: requests there come to it */
+	unsigned nlisten;
+	uint16_t *routes; /* route ids that select it, whatever the listener */
+	unsigned nroutes;
+	char *user, *group; /* as written; "" or NULL: weftd's own */
+	uid_t uid;          /* (uid_t)-1: weftd's own */
+	gid_t gid;
+	gid_t *groups;      /* supplementary: the user's (getgrouplist) */
+	int ngroups;
+	uint64_t rlimit_nofile, rlimit_as; /* 0: as weftd's */
+};
+
 struct weftd_config {
-	char **listen; /* addresses as wf_addr_parse() takes them */
+	char **listen; /* addresses as wf_addr_parse() takes them: `default` */
 	unsigned nlisten;
 	unsigned io_threads;
 	unsigned max_connections;
@@ -27,17 +56,20 @@ struct weftd_config {
 		uid_t uid;    /* (uid_t)-1: weftd's own */
 		gid_t gid;    /* (gid_t)-1: weftd's own */
 	} unix_socket;
-	struct {
-		char **argv; /* NULL-terminated; argv[0] is the program */
-		unsigned argc;
-		unsigned workers;
-		uint64_t request_timeout_ms;
-		unsigned queue_limit;
-		unsigned pipeline; /* requests in flight per worker; 0: auto */
-		char **env; /* NAME=value, NULL-terminated */
-		unsigned nenv;
-	} handler;
+	/* Top-level user and group: weftd drops to them after binding. */
+	char *user, *group;
+	uid_t uid; /* (uid_t)-1: stay as started */
+	gid_t gid;
+	gid_t *groups;
+	int ngroups;
+	struct weftd_pool_cfg **pools; /* the `default` pool first, if any */
+	unsigned npools;
 };
+
+/* The pool named name, or NULL. */
+struct weftd_pool_cfg *weftd_config_pool(const struct weftd_config *c,
+    const char *name);
+void weftd_pool_cfg_free(struct weftd_pool_cfg *p);
 
 /*
  * Load path into *c. On error returns -1 with err holding
@@ -48,8 +80,9 @@ int weftd_config_load(const char *path, struct weftd_config *c, char *err,
 void weftd_config_free(struct weftd_config *c);
 
 /*
- * What the parser cannot see: the handler program must be an executable
- * regular file. Caught by -t and by a reload, not by the first fork.
+ * What the parser cannot see: each pool's handler program must be an
+ * executable regular file, and its user one weftd can become. Caught by -t
+ * and by a reload, not by the first fork.
  */
 int weftd_config_check(const char *path, const struct weftd_config *c,
     char *err, size_t errlen);

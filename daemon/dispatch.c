@@ -108,7 +108,7 @@ enqueue(struct lane *l, struct job *j)
 	char msg[64];
 
 	pthread_mutex_lock(&ds->qlock);
-	if ((n = atomic_load(&ds->qlen)) >= l->f->queue_limit) {
+	if ((n = atomic_load(&ds->qlen)) >= l->queue_limit) {
 		pthread_mutex_unlock(&ds->qlock);
 		snprintf(msg, sizeof(msg), "overloaded: %u requests queued", n);
 		lane_answer_error(l, j, WEFTD_OVERLOADED, msg);
@@ -168,10 +168,10 @@ publish(struct lane *l)
 	atomic_store(&l->pub_key, w ? worker_load(w) : NO_ROOM);
 }
 
-void
-dispatch_tick(struct front *f)
+static void
+lane_tick(struct lane *l)
 {
-	struct lane *l = f->lane;
+	struct front *f = l->f;
 	struct dispatch *ds = l->ds;
 	uint64_t now = wf_loop_now(f->loop);
 	struct job *late = NULL, **tail = &late, *j, *next;
@@ -185,7 +185,7 @@ dispatch_tick(struct front *f)
 	 */
 	pthread_mutex_lock(&ds->qlock);
 	while ((j = ds->qhead) != NULL &&
-	    (gone(j) || j->t0 + f->request_ms <= now)) {
+	    (gone(j) || j->t0 + l->request_ms <= now)) {
 		if ((ds->qhead = j->next) == NULL)
 			ds->qtail = &ds->qhead;
 		atomic_fetch_sub(&ds->qlen, 1);
@@ -202,6 +202,15 @@ dispatch_tick(struct front *f)
 			lane_answer_error(l, j, WEFTD_TIMEOUT,
 			    "timeout: no worker was free in time");
 	}
+}
+
+void
+dispatch_tick(struct front *f)
+{
+	unsigned i;
+
+	for (i = 0; i < f->nactive; i++)
+		lane_tick(f->active[i]);
 }
 
 /* --- requests ------------------------------------------------------------- */
@@ -285,14 +294,14 @@ lane_place(struct lane *l, struct job *j, bool may_hand)
 }
 
 void
-dispatch_submit(struct front *f, struct job *j)
+dispatch_submit(struct lane *l, struct job *j)
 {
-	atomic_fetch_add_explicit(&f->lane->ds->pending, 1,
-	    memory_order_relaxed);
-	lane_place(f->lane, j, true);
+	j->ds = l->ds;
+	atomic_fetch_add_explicit(&l->ds->pending, 1, memory_order_relaxed);
+	lane_place(l, j, true);
 }
 
-/* The loop this runs on. */
+/* ds's lane on the loop this runs on. */
 static struct lane *
 here(struct dispatch *ds)
 {
@@ -309,7 +318,7 @@ static void
 take_requests(void *arg)
 {
 	struct job *j = arg, *next;
-	struct lane *l = here(j->client->front->d->dispatch);
+	struct lane *l = here(j->ds);
 
 	for (; j; j = next) {
 		next = j->next;
@@ -350,22 +359,43 @@ post_batches(struct lane *l)
 void
 dispatch_flush(struct front *f)
 {
-	struct lane *l = f->lane;
+	struct lane *l;
+	unsigned i;
 
-	publish(l);
-	if (atomic_load(&l->ds->qlen)) {
-		pull(l);
+	for (i = 0; i < f->nactive; i++) {
+		l = f->active[i];
 		publish(l);
+		if (atomic_load(&l->ds->qlen)) {
+			pull(l);
+			publish(l);
+		}
+		lane_write(l);
+		if (l->xdirty)
+			post_batches(l);
 	}
-	lane_write(l);
-	if (l->xdirty)
-		post_batches(l);
+}
+
+unsigned
+dispatch_pool_pending(const struct pool *p)
+{
+	return atomic_load(&p->ds->pending);
+}
+
+unsigned
+dispatch_pool_workers(const struct pool *p)
+{
+	return atomic_load(&p->ds->nworkers);
 }
 
 unsigned
 dispatch_pending(const struct weftd *d)
 {
-	return atomic_load(&d->dispatch->pending);
+	unsigned i, n = 0;
+
+	for (i = 0; i < MAX_POOLS; i++)
+		if (d->pools[i])
+			n += dispatch_pool_pending(d->pools[i]);
+	return n;
 }
 
 /* --- shutdown ------------------------------------------------------------- */
@@ -397,18 +427,23 @@ abandon_task(void *arg)
 void
 dispatch_abandon(struct weftd *d)
 {
-	struct dispatch *ds = d->dispatch;
+	struct dispatch *ds;
 	struct worker *w;
-	unsigned i;
+	unsigned i, k;
 
-	atomic_store(&ds->abandoned, true);
-	for (i = 0; i < ds->nlanes; i++)
-		(void)wf_loop_post(ds->lanes[i]->f->loop, abandon_task,
-		    ds->lanes[i]);
 	pool_no_respawn(d);
-	for (w = pool_first(d); w; w = LIST_NEXT(w, plink))
-		if (!w->retired)
-			pool_retire(w, "shutdown timeout");
+	for (k = 0; k < MAX_POOLS; k++) {
+		if (d->pools[k] == NULL)
+			continue;
+		ds = d->pools[k]->ds;
+		atomic_store(&ds->abandoned, true);
+		for (i = 0; i < ds->nlanes; i++)
+			(void)wf_loop_post(ds->lanes[i]->f->loop, abandon_task,
+			    ds->lanes[i]);
+		LIST_FOREACH(w, &d->pools[k]->all, plink)
+			if (!w->retired)
+				pool_retire(w, "shutdown timeout");
+	}
 }
 
 static void
@@ -450,8 +485,9 @@ close_task(void *arg)
 }
 
 int
-dispatch_new(struct weftd *d)
+dispatch_new(struct pool *p)
 {
+	struct weftd *d = p->d;
 	struct dispatch *ds;
 	struct lane *l;
 	unsigned i;
@@ -461,9 +497,10 @@ dispatch_new(struct weftd *d)
 		return -ENOMEM;
 	memset(ds, 0, sizeof(*ds));
 	ds->d = d;
+	ds->pool = p;
 	ds->qtail = &ds->qhead;
 	pthread_mutex_init(&ds->qlock, NULL);
-	d->dispatch = ds;
+	p->ds = ds;
 	if ((ds->lanes = calloc(d->nfronts, sizeof(*ds->lanes))) == NULL)
 		return -ENOMEM;
 	for (i = 0; i < d->nfronts; i++) {
@@ -475,12 +512,12 @@ dispatch_new(struct weftd *d)
 		ds->nlanes++;
 		l->ds = ds;
 		l->f = &d->fronts[i];
+		l->serial = p->serial;
 		atomic_store(&l->pub_key, NO_ROOM);
 		l->req = calloc(d->nfronts, sizeof(*l->req));
 		l->ans = calloc(d->nfronts, sizeof(*l->ans));
 		if (l->req == NULL || l->ans == NULL)
 			return -ENOMEM;
-		d->fronts[i].lane = l;
 	}
 	return 0;
 }
@@ -492,22 +529,24 @@ dispatch_new(struct weftd *d)
 void
 dispatch_close(struct weftd *d)
 {
-	struct dispatch *ds = d->dispatch;
-	unsigned i;
+	struct dispatch *ds;
+	unsigned i, k;
 
-	if (ds == NULL)
-		return;
-	for (i = 0; i < ds->nlanes; i++)
-		if (ds->lanes[i]->f->loop == NULL ||
-		    wf_loop_post(ds->lanes[i]->f->loop, close_task,
-		    ds->lanes[i]) < 0)
-			ds->lanes[i]->closed = true;
+	for (k = 0; k < MAX_POOLS; k++) {
+		if (d->pools[k] == NULL || (ds = d->pools[k]->ds) == NULL)
+			continue;
+		for (i = 0; i < ds->nlanes; i++)
+			if (ds->lanes[i]->f->loop == NULL ||
+			    wf_loop_post(ds->lanes[i]->f->loop, close_task,
+			    ds->lanes[i]) < 0)
+				ds->lanes[i]->closed = true;
+	}
 }
 
 void
-dispatch_free(struct weftd *d)
+dispatch_free(struct pool *p)
 {
-	struct dispatch *ds = d->dispatch;
+	struct dispatch *ds = p->ds;
 	unsigned i;
 
 	if (ds == NULL)
@@ -521,5 +560,123 @@ dispatch_free(struct weftd *d)
 	free(ds->lanes);
 	pthread_mutex_destroy(&ds->qlock);
 	free(ds);
-	d->dispatch = NULL;
+	p->ds = NULL;
+}
+
+/* --- views: each loop's lanes and routes --------------------------------- */
+
+struct view {
+	struct front *f;
+	struct lane *lanes[MAX_POOLS];
+	struct {
+		bool routable;
+		unsigned pipeline, queue_limit, nworkers;
+		uint64_t request_ms;
+	} lim[MAX_POOLS];
+	unsigned nroutes;
+	struct route routes[]; /* by id */
+};
+
+static void
+take_view(void *arg)
+{
+	struct view *v = arg;
+	struct front *f = v->f;
+	struct lane *l;
+	unsigned s;
+
+	f->nactive = 0;
+	for (s = 0; s < MAX_POOLS; s++) {
+		if ((l = f->lanes[s] = v->lanes[s]) == NULL)
+			continue;
+		f->active[f->nactive++] = l;
+		l->routable = v->lim[s].routable;
+		l->pipeline = v->lim[s].pipeline;
+		l->queue_limit = v->lim[s].queue_limit;
+		l->nworkers = v->lim[s].nworkers;
+		l->request_ms = v->lim[s].request_ms;
+	}
+	free(f->routes);
+	/* The view's routes move to a block of their own; the view goes. */
+	f->routes = malloc((v->nroutes + 1) * sizeof(*f->routes));
+	f->nroutes = f->routes ? v->nroutes : 0;
+	if (f->routes)
+		memcpy(f->routes, v->routes, v->nroutes * sizeof(*v->routes));
+	free(v);
+}
+
+static int
+by_id(const void *a, const void *b)
+{
+	return (int)((const struct route *)a)->id -
+	    (int)((const struct route *)b)->id;
+}
+
+int
+dispatch_views(struct weftd *d)
+{
+	unsigned i, s, k, n = 0;
+	struct pool *p;
+	struct view *v;
+	int rc = 0;
+
+	for (s = 0; s < MAX_POOLS; s++)
+		if ((p = d->pools[s]) && !p->removed && !p->fresh)
+			n += p->cfg->nroutes;
+	for (i = 0; i < d->nfronts; i++) {
+		if ((v = calloc(1, sizeof(*v) + n * sizeof(v->routes[0]))) ==
+		    NULL) {
+			rc = -ENOMEM;
+			continue; /* that loop keeps what it has */
+		}
+		v->f = &d->fronts[i];
+		for (s = 0; s < MAX_POOLS; s++) {
+			if ((p = d->pools[s]) == NULL || p->ds == NULL)
+				continue;
+			v->lanes[s] = p->ds->lanes[i];
+			v->lim[s].routable = !p->removed;
+			v->lim[s].pipeline = p->cfg->pipeline;
+			v->lim[s].queue_limit = p->cfg->queue_limit;
+			v->lim[s].nworkers = p->cfg->workers;
+			v->lim[s].request_ms = p->cfg->request_timeout_ms;
+			for (k = 0; !p->removed && !p->fresh &&
+			    k < p->cfg->nroutes; k++) {
+				v->routes[v->nroutes].id = p->cfg->routes[k];
+				v->routes[v->nroutes++].slot = (uint16_t)s;
+			}
+		}
+		qsort(v->routes, v->nroutes, sizeof(v->routes[0]), by_id);
+		if ((rc = wf_loop_post(d->fronts[i].loop, take_view, v)) < 0)
+			free(v);
+	}
+	return rc;
+}
+
+/* On f's loop: pool slot's lanes are about to be freed (pool.c). */
+void
+dispatch_forget(struct front *f, unsigned slot)
+{
+	unsigned i;
+
+	f->lanes[slot] = NULL;
+	for (i = 0; i < f->nactive; i++)
+		if (f->active[i]->ds->pool->slot == slot) {
+			f->active[i] = f->active[--f->nactive];
+			break;
+		}
+}
+
+struct lane *
+dispatch_route(struct front *f, const struct client *c, uint16_t route)
+{
+	struct route key = { .id = route }, *r;
+	struct lane *l;
+
+	if (route == 0) {
+		l = c->home_slot < MAX_POOLS ? f->lanes[c->home_slot] : NULL;
+		return l && l->routable && l->serial == c->home_serial ? l :
+		    NULL;
+	}
+	r = bsearch(&key, f->routes, f->nroutes, sizeof(*r), by_id);
+	return r ? f->lanes[r->slot] : NULL;
 }

@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "weftd.h"
@@ -396,12 +395,21 @@ static void
 frame_done(struct front *f, struct client *c)
 {
 	struct job *j = c->partial;
+	uint16_t route = (uint16_t)(j->frame[4] << 8 | j->frame[5]);
+	struct lane *l = dispatch_route(f, c, route);
+	char msg[48];
 
 	c->inflight++;
 	c->partial = NULL;
 	c->have = 0;
 	c->frame_t0 = 0; /* the next frame's clock starts at its byte */
-	dispatch_submit(f, j);
+	if (l) {
+		dispatch_submit(l, j);
+		return;
+	}
+	/* Answered in its turn; the connection goes on. */
+	snprintf(msg, sizeof(msg), "no such route: %u", route);
+	front_answer(f, job_error(j, WEFTD_NO_ROUTE, msg));
 }
 
 static void
@@ -651,6 +659,8 @@ on_open(wf_conn *conn, void *arg)
 	struct weftd *d = arg;
 	struct front *f = front_of(d, wf_conn_loop(conn));
 	struct client *c = f ? calloc(1, sizeof(*c)) : NULL;
+	unsigned home;
+	int li;
 
 	if (c == NULL) {
 		/* on_close sees no client (arg NULL) and does nothing. */
@@ -663,6 +673,10 @@ on_open(wf_conn *conn, void *arg)
 	atomic_init(&c->refs, 1);
 	c->front = f;
 	c->conn = conn;
+	li = wf_conn_listener(conn);
+	home = li >= 0 && li < MAX_ADDRS ? atomic_load(&d->lmap[li]) : 0;
+	c->home_slot = home ? (home & 0xff) - 1 : MAX_POOLS;
+	c->home_serial = home >> 8;
 	/* Answers owed over the client's share: it does not read them. */
 	wf_conn_set_limits(conn, 0, READ_CHUNK, f->max_client + f->max_frame +
 	    WF_FRAME_HDR);
@@ -776,8 +790,7 @@ static const struct wf_conn_cbs client_cbs = {
 /* The limits of d->cfg that the IO threads copy (and a reload changes). */
 struct limits {
 	struct front *f;
-	uint64_t max_client, frame_ms, send_ms, request_ms;
-	unsigned pipeline, queue_limit, workers;
+	uint64_t max_client, frame_ms, send_ms;
 };
 
 static void
@@ -788,10 +801,6 @@ take_limits(void *arg)
 	l->f->max_client = l->max_client;
 	l->f->frame_ms = l->frame_ms;
 	l->f->send_ms = l->send_ms;
-	l->f->request_ms = l->request_ms;
-	l->f->pipeline = l->pipeline;
-	l->f->queue_limit = l->queue_limit;
-	l->f->nworkers = l->workers;
 	free(l);
 }
 
@@ -809,10 +818,6 @@ front_apply(struct weftd *d)
 		l->max_client = d->cfg.max_buffered_per_client;
 		l->frame_ms = d->cfg.frame_timeout_ms;
 		l->send_ms = d->cfg.send_timeout_ms;
-		l->request_ms = d->cfg.handler.request_timeout_ms;
-		l->pipeline = d->cfg.handler.pipeline;
-		l->queue_limit = d->cfg.handler.queue_limit;
-		l->workers = d->cfg.handler.workers;
 		if (wf_loop_post(d->fronts[i].loop, take_limits, l) < 0)
 			free(l);
 	}
@@ -870,77 +875,10 @@ front_start(struct weftd *d)
 		f->max_client = d->cfg.max_buffered_per_client;
 		f->frame_ms = d->cfg.frame_timeout_ms;
 		f->send_ms = d->cfg.send_timeout_ms;
-		f->request_ms = d->cfg.handler.request_timeout_ms;
-		f->pipeline = d->cfg.handler.pipeline;
-		f->queue_limit = d->cfg.handler.queue_limit;
-		f->nworkers = d->cfg.handler.workers;
 		f->rl.burst = LOG_BURST;
 		f->rl.interval_ms = LOG_PER_MS;
 		snprintf(f->rl.what, sizeof(f->rl.what), "client lines on IO "
 		    "thread %u", i);
-	}
-	return 0;
-}
-
-static void
-log_listener(struct weftd *d, int idx, const char *how)
-{
-	char buf[160];
-	struct wf_addr a;
-
-	if (wf_server_addr(d->server, (unsigned)idx, &a) == 0)
-		weftd_log(LOG_INFO, "listening on %s%s",
-		    wf_addr_format(&a, buf, sizeof(buf)), how);
-}
-
-/* Socket activation: systemd's sockets replace the listen setting. */
-static int
-adopt_sockets(struct weftd *d, int n)
-{
-	int i, fd, idx;
-
-	for (i = 0; i < n; i++) {
-		fd = SD_LISTEN_FDS_START + i;
-		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
-			weftd_log(LOG_ERR, "socket activation: fd %d is not a "
-			    "listening stream socket", fd);
-			return -EINVAL;
-		}
-		if ((idx = wf_server_adopt(d->server, fd)) < 0) {
-			weftd_log(LOG_ERR, "socket activation: fd %d: %s", fd,
-			    strerror(-idx));
-			return idx;
-		}
-		log_listener(d, idx, " (from systemd)");
-	}
-	weftd_log(LOG_INFO, "socket activation: %d sockets from systemd; the "
-	    "listen setting is not used", n);
-	return 0;
-}
-
-/* Bind every configured address; the first failure is fatal. */
-int
-front_listen(struct weftd *d)
-{
-	struct wf_addr a;
-	unsigned i;
-	int idx, n;
-
-	/* Also unsets LISTEN_FDS and LISTEN_PID: they were meant for us. */
-	if ((n = sd_listen_fds(1)) < 0) {
-		weftd_log(LOG_ERR, "sd_listen_fds: %s", strerror(-n));
-		return n;
-	}
-	if (n > 0)
-		return adopt_sockets(d, n);
-	for (i = 0; i < d->cfg.nlisten; i++) {
-		(void)wf_addr_parse(&a, d->cfg.listen[i]); /* checked at load */
-		if ((idx = wf_server_listen(d->server, &a)) < 0) {
-			weftd_log(LOG_ERR, "listen %s: %s", d->cfg.listen[i],
-			    strerror(-idx));
-			return idx;
-		}
-		log_listener(d, idx, "");
 	}
 	return 0;
 }
@@ -1015,5 +953,7 @@ front_stop(struct weftd *d)
 		/* The loop is gone: its timer with it. */
 		d->fronts[i].tick = NULL;
 		d->fronts[i].loop = NULL;
+		free(d->fronts[i].routes);
+		d->fronts[i].routes = NULL;
 	}
 }

@@ -22,10 +22,18 @@ struct xfer {
 	struct job *head, **tail;
 };
 
-/* A loop's share of the dispatch. Its own loop only, but for the atomics. */
+/*
+ * A loop's share of a pool's dispatch. Its own loop only, but for the
+ * atomics; the limits are copies of the pool's, set by dispatch_views().
+ */
 struct lane {
 	struct dispatch *ds;
 	struct front *f;
+	unsigned serial;         /* its pool's (struct pool) */
+	bool routable;           /* not removed: requests may come to it */
+	unsigned pipeline, queue_limit; /* pipeline 0: auto */
+	unsigned nworkers;       /* the pool's size, as configured */
+	uint64_t request_ms;     /* request_timeout */
 	LIST_HEAD(, worker) workers; /* given to this loop and not down yet */
 	LIST_HEAD(, worker) idle;    /* usable, with nothing outstanding */
 	struct worker *to_write; /* with requests not yet written */
@@ -40,11 +48,14 @@ struct lane {
 	atomic_bool nudged;
 };
 
+/* A pool's dispatch: its lane on each loop, its shared queue. */
 struct dispatch {
 	struct weftd *d;
+	struct pool *pool;
 	struct lane **lanes;
 	unsigned nlanes;
 	atomic_uint pending;   /* jobs submitted and not answered or dropped */
+	atomic_uint nworkers;  /* workers not freed yet */
 	atomic_bool abandoned; /* shutdown_timeout passed */
 	/* The shared queue, oldest first, on a line of its own. */
 	_Alignas(64) pthread_mutex_t qlock;

@@ -34,7 +34,7 @@ unsigned long weftd_log_lost(void);
  * One per thread or per object: no locking.
  */
 struct weftd_rl {
-	char what[64];        /* names the lines in the summary */
+	char what[96];        /* names the lines in the summary */
 	unsigned burst;
 	uint64_t interval_ms;
 	uint64_t start;       /* ms: the current interval */

@@ -38,21 +38,6 @@
  */
 #define LIFE_BURST 20
 
-struct pool {
-	struct weftd *d;
-	LIST_HEAD(, worker) all;
-	unsigned gen;         /* the configuration running: one per reload */
-	unsigned live;        /* of gen: started and not retired */
-	unsigned old_live;    /* of earlier ones: serving until replaced */
-	bool failing;         /* gen's workers die in probation */
-	unsigned quick_fails; /* in a row */
-	uint64_t not_before;  /* backoff: no start before this (ms) */
-	wf_timer *respawn;
-	bool stopping;
-	void (*done)(struct weftd *);
-	struct weftd_rl life_rl;  /* worker start and exit lines */
-};
-
 static void fill(struct pool *p);
 
 /* --- output: stdout and stderr, line by line ----------------------------- */
@@ -146,6 +131,11 @@ static int
 spawn_one(struct pool *p)
 {
 	struct weftd *d = p->d;
+	struct weftd_spawn_as as = {
+		.uid = p->cfg->uid, .gid = p->cfg->gid,
+		.groups = p->cfg->groups, .ngroups = p->cfg->ngroups,
+		.nofile = p->cfg->rlimit_nofile, .as = p->cfg->rlimit_as,
+	};
 	struct weftd_child ch;
 	struct worker *w;
 	char err[256];
@@ -153,18 +143,18 @@ spawn_one(struct pool *p)
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return -ENOMEM;
-	rc = weftd_spawn(d->cfg.handler.argv, d->cfg.handler.env,
-	    d->cfg.max_frame, &ch, err,
-	    sizeof(err));
+
+	rc = weftd_spawn(p->cfg->argv, p->cfg->env, d->cfg.max_frame, &as, &ch,
+	    err, sizeof(err));
 	if (rc < 0) {
-		weftd_log(LOG_ERR, "starting handler %s: %s",
-		    d->cfg.handler.argv[0], err);
+		weftd_log(LOG_ERR, "%sstarting handler %s: %s", p->tag,
+		    p->cfg->argv[0], err);
 		free(w);
 		return rc;
 	}
-	atomic_init(&w->refs, 1);
 	w->d = d;
 	w->pool = p;
+	dispatch_worker_new(w);
 	w->pid = ch.pid;
 	w->gen = p->gen;
 	/* With old workers still serving, a new one proves itself first. */
@@ -192,7 +182,7 @@ spawn_one(struct pool *p)
 	if (w->probation)
 		(void)wf_timer_start(w->kill_timer, QUICK_MS, 0);
 	if (weftd_rl_allow(&p->life_rl, wf_loop_now(d->main)))
-		weftd_log(LOG_INFO, "worker %d started", (int)w->pid);
+		weftd_log(LOG_INFO, "%sworker %d started", p->tag, (int)w->pid);
 	return 0;
 }
 
@@ -223,12 +213,13 @@ came_up(struct worker *w)
 {
 	struct pool *p = w->pool;
 	struct worker *o;
-	bool all_up = p->live >= p->d->cfg.handler.workers;
+	bool all_up = p->live >= p->cfg->workers;
 
 	w->probation = false;
 	if (p->failing)
-		weftd_log(LOG_NOTICE, "reload: worker %d of %s is up; replacing "
-		    "the old workers", (int)w->pid, p->d->cfg.handler.argv[0]);
+		weftd_log(LOG_NOTICE, "reload: %sworker %d of %s is up; "
+		    "replacing the old workers", p->tag, (int)w->pid,
+		    p->cfg->argv[0]);
 	p->failing = false;
 	p->quick_fails = 0;
 	dispatch_worker_ready(w);
@@ -267,7 +258,7 @@ fill(struct pool *p)
 	struct weftd *d = p->d;
 	uint64_t now = wf_loop_now(d->main);
 
-	while (!p->stopping && p->live < d->cfg.handler.workers) {
+	while (!p->stopping && p->live < p->cfg->workers) {
 		if (now < p->not_before) {
 			if (!wf_timer_active(p->respawn))
 				(void)wf_timer_start(p->respawn,
@@ -324,13 +315,14 @@ pool_retire(struct worker *w, const char *why)
 		delay = back_off(p, now);
 		if (w->probation && !p->failing) {
 			p->failing = true;
-			weftd_log(LOG_ERR, "reload: workers of %s die at start; "
-			    "%u workers of the previous configuration keep "
-			    "serving", p->d->cfg.handler.argv[0], p->old_live);
+			weftd_log(LOG_ERR, "reload: %sworkers of %s die at "
+			    "start; %u workers of the previous configuration "
+			    "keep serving", p->tag, p->cfg->argv[0],
+			    p->old_live);
 		} else if (p->quick_fails > 1) {
-			weftd_log(LOG_WARNING, "workers keep failing at start "
-			    "(%u in a row); next start in %llu ms", p->quick_fails,
-			    (unsigned long long)delay);
+			weftd_log(LOG_WARNING, "%sworkers keep failing at "
+			    "start (%u in a row); next start in %llu ms",
+			    p->tag, p->quick_fails, (unsigned long long)delay);
 		}
 	} else if (w->gen == p->gen) {
 		p->quick_fails = 0;
@@ -343,7 +335,7 @@ pool_retire_task(void *arg)
 {
 	struct worker *w = arg;
 
-	if (w->d->pool && !w->retired) {
+	if (!w->retired) {
 		w->eof = w->io_eof;
 		pool_retire(w, w->io_why);
 	}
@@ -377,69 +369,233 @@ log_exit(const struct worker *w, int st)
 		snprintf(how, sizeof(how), "killed by signal %d (%s)",
 		    WTERMSIG(st), strsignal(WTERMSIG(st)));
 	if (w->retired && strcmp(w->why, "exited") != 0)
-		weftd_log(level, "worker %d %s (retired: %s)", (int)w->pid, how,
-		    w->why);
+		weftd_log(level, "%sworker %d %s (retired: %s)", w->pool->tag,
+		    (int)w->pid, how, w->why);
 	else
-		weftd_log(level, "worker %d %s after %lu requests", (int)w->pid,
-		    how, atomic_load(&w->served));
+		weftd_log(level, "%sworker %d %s after %lu requests",
+		    w->pool->tag, (int)w->pid, how, atomic_load(&w->served));
 }
 
-static void
-reaped(struct pool *p, pid_t pid, int st)
+/* w is p's worker pid, or NULL. */
+static struct worker *
+find(struct pool *p, pid_t pid)
 {
 	struct worker *w;
 
-	for (w = LIST_FIRST(&p->all); w && w->pid != pid;
-	    w = LIST_NEXT(w, plink))
-		;
-	if (w == NULL)
-		return; /* not a worker: weftd starts no other children */
+	LIST_FOREACH(w, &p->all, plink)
+		if (w->pid == pid)
+			return w;
+	return NULL;
+}
+
+static void
+reaped(struct worker *w, int st)
+{
 	w->exited = true;
 	pool_retire(w, "exited");
 	log_exit(w, st);
 	release(w);
 }
 
+/* --- a removed pool ------------------------------------------------------ */
+
+/*
+ * The last of a removed pool: no request of its is left, and no worker.
+ * Two rounds of a task through every IO loop, and then its lanes are
+ * freed: after the first, no loop is still in a call that began before
+ * (one that may post to another loop with a lane of the pool); after the
+ * second, whatever such a call posted has run.
+ */
+struct sweep {
+	struct pool *p;
+	atomic_uint left;
+	atomic_bool failed; /* a post failed: try again at the next tick */
+	int round;
+};
+
+static void sweep_post(struct sweep *sw);
+
+static void
+sweep_main(void *arg)
+{
+	struct sweep *sw = arg;
+	struct pool *p = sw->p;
+	struct weftd *d = p->d;
+
+	if (atomic_load(&sw->failed)) {
+		free(sw);
+		p->sweeping = false;
+		return;
+	}
+	if (sw->round++ == 0) {
+		sweep_post(sw);
+		return;
+	}
+	free(sw);
+	weftd_log(LOG_INFO, "pool %s: removed", p->cfg->name);
+	d->pools[p->slot] = NULL;
+	wf_timer_free(p->respawn);
+	dispatch_free(p);
+	weftd_pool_cfg_free(p->cfg);
+	free(p);
+}
+
+static void
+sweep_loop(void *arg)
+{
+	struct sweep *sw = arg;
+	struct weftd *d = sw->p->d;
+	unsigned i;
+
+	for (i = 0; i < d->nfronts; i++)
+		if (wf_loop_on_thread(d->fronts[i].loop))
+			dispatch_forget(&d->fronts[i], sw->p->slot);
+	/* Failing, the main loop is being freed: pool_free_all() frees it. */
+	if (atomic_fetch_sub(&sw->left, 1) == 1)
+		(void)wf_loop_post(d->main, sweep_main, sw);
+}
+
+static void
+sweep_post(struct sweep *sw)
+{
+	struct weftd *d = sw->p->d;
+	unsigned i;
+
+	/* One count is ours while posting, so no loop finishes first. */
+	atomic_store(&sw->left, d->nfronts + 1);
+	for (i = 0; i < d->nfronts; i++)
+		if (wf_loop_post(d->fronts[i].loop, sweep_loop, sw) < 0) {
+			atomic_store(&sw->failed, true);
+			atomic_fetch_sub(&sw->left, 1);
+		}
+	if (atomic_fetch_sub(&sw->left, 1) == 1)
+		sweep_main(sw);
+}
+
+/*
+ * A removed pool's next step, when its state changed: once no request of
+ * its is left, its workers are retired; once they are gone, it goes.
+ */
+static void
+removed_step(struct pool *p)
+{
+	struct worker *w;
+	struct sweep *sw;
+
+	if (!p->removed || p->ds == NULL || dispatch_pool_pending(p) > 0)
+		return;
+	LIST_FOREACH(w, &p->all, plink)
+		if (!w->retired)
+			pool_retire(w, "pool removed");
+	if (!LIST_EMPTY(&p->all) || dispatch_pool_workers(p) > 0 ||
+	    p->sweeping)
+		return;
+	p->sweeping = true;
+	if ((sw = calloc(1, sizeof(*sw))) == NULL)
+		return; /* kept until exit */
+	sw->p = p;
+	sweep_post(sw);
+}
+
+void
+pool_remove(struct pool *p)
+{
+	p->removed = true;
+	p->stopping = true;
+	wf_timer_stop(p->respawn);
+	weftd_log(LOG_NOTICE, "reload: pool %s removed: its listeners are "
+	    "closed; it stops once its %u requests are answered",
+	    p->cfg->name, dispatch_pool_pending(p));
+	removed_step(p);
+}
+
+/* --- the pools ----------------------------------------------------------- */
+
+#define FOR_POOLS(d, i, p) \
+	for ((i) = 0; (i) < MAX_POOLS; (i)++) \
+		if (((p) = (d)->pools[i]) != NULL)
+
+static bool
+all_reaped(const struct weftd *d)
+{
+	struct pool *p;
+	unsigned i;
+
+	FOR_POOLS(d, i, p)
+		if (!LIST_EMPTY(&p->all))
+			return false;
+	return true;
+}
+
 void
 pool_reap(struct weftd *d)
 {
-	struct pool *p = d->pool;
+	struct worker *w;
+	struct pool *p;
+	unsigned i;
 	pid_t pid;
 	int st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-		reaped(p, pid, st);
-	if (p->stopping && LIST_EMPTY(&p->all) && p->done) {
-		void (*done)(struct weftd *) = p->done;
+		FOR_POOLS(d, i, p)
+			if ((w = find(p, pid)) != NULL) {
+				reaped(w, st);
+				break;
+			}
+	FOR_POOLS(d, i, p)
+		removed_step(p);
+	if (d->pools_done && all_reaped(d)) {
+		void (*done)(struct weftd *) = d->pools_done;
 
-		p->done = NULL;
+		d->pools_done = NULL;
 		done(d);
 	}
 }
 
-/* --- the pool ------------------------------------------------------------ */
-
-int
-pool_new(struct weftd *d)
+struct pool *
+pool_new(struct weftd *d, struct weftd_pool_cfg *cfg)
 {
-	struct pool *p = calloc(1, sizeof(*p));
-	unsigned i;
-	int rc;
+	struct pool *p;
+	unsigned slot;
 
-	if (p == NULL)
-		return -ENOMEM;
+	for (slot = 0; slot < MAX_POOLS && d->pools[slot]; slot++)
+		;
+	if (slot == MAX_POOLS || (p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
 	p->d = d;
-	d->pool = p;
+	p->slot = slot;
+	/* 1 .. 2^24 - 1: what LMAP() has room for; never 0. */
+	p->serial = d->pool_serial = d->pool_serial % 0xffffff + 1;
+	LIST_INIT(&p->all);
 	p->life_rl.burst = LIFE_BURST;
 	p->life_rl.interval_ms = OUTPUT_PER_MS;
 	p->life_rl.start = wf_loop_now(d->main);
-	snprintf(p->life_rl.what, sizeof(p->life_rl.what), "worker start and "
-	    "exit lines");
-	if ((rc = wf_timer_new(d->main, &p->respawn, on_respawn, p)) < 0)
-		return rc;
+	if (strcmp(cfg->name, DEFAULT_POOL) != 0)
+		snprintf(p->tag, sizeof(p->tag), "pool %s: ", cfg->name);
+	snprintf(p->life_rl.what, sizeof(p->life_rl.what), "%sworker start "
+	    "and exit lines", p->tag);
+	p->cfg = cfg;
+	if (wf_timer_new(d->main, &p->respawn, on_respawn, p) < 0 ||
+	    dispatch_new(p) < 0) {
+		if (p->respawn)
+			wf_timer_free(p->respawn);
+		dispatch_free(p);
+		free(p);
+		return NULL;
+	}
+	d->pools[slot] = p;
+	return p;
+}
+
+int
+pool_start(struct pool *p, bool first_must_run)
+{
+	unsigned i;
+	int rc;
+
 	/* The first start tells whether the handler can run at all. */
-	for (i = 0; i < d->cfg.handler.workers; i++)
-		if ((rc = spawn_one(p)) < 0 && i == 0)
+	for (i = 0; i < p->cfg->workers; i++)
+		if ((rc = spawn_one(p)) < 0 && i == 0 && first_must_run)
 			return rc;
 	fill(p);
 	return 0;
@@ -448,33 +604,40 @@ pool_new(struct weftd *d)
 void
 pool_no_respawn(struct weftd *d)
 {
-	d->pool->stopping = true;
-	wf_timer_stop(d->pool->respawn);
+	struct pool *p;
+	unsigned i;
+
+	FOR_POOLS(d, i, p) {
+		p->stopping = true;
+		wf_timer_stop(p->respawn);
+	}
 }
 
 void
 pool_stop(struct weftd *d, void (*done)(struct weftd *))
 {
-	struct pool *p = d->pool;
 	struct worker *w;
+	struct pool *p;
+	unsigned i;
 
-	p->stopping = true;
-	p->done = done;
-	wf_timer_stop(p->respawn);
-	LIST_FOREACH(w, &p->all, plink)
-		pool_retire(w, "shutdown");
-	if (LIST_EMPTY(&p->all)) {
-		p->done = NULL;
+	pool_no_respawn(d);
+	d->pools_done = done;
+	FOR_POOLS(d, i, p)
+		LIST_FOREACH(w, &p->all, plink)
+			pool_retire(w, "shutdown");
+	if (all_reaped(d)) {
+		d->pools_done = NULL;
 		done(d);
 	}
 }
 
 void
-pool_reload(struct weftd *d)
+pool_reload(struct pool *p, struct weftd_pool_cfg *cfg)
 {
-	struct pool *p = d->pool;
 	struct worker *w, *next;
 
+	weftd_pool_cfg_free(p->cfg);
+	p->cfg = cfg;
 	/* The operator may have fixed a handler that kept failing. */
 	p->quick_fails = 0;
 	p->not_before = 0;
@@ -497,58 +660,101 @@ pool_reload(struct weftd *d)
 void
 pool_tick(struct weftd *d)
 {
+	uint64_t now = wf_loop_now(d->main);
 	struct worker *w;
+	struct pool *p;
+	unsigned i;
 
-	if (d->pool)
-		weftd_rl_flush(&d->pool->life_rl, wf_loop_now(d->main), false);
-	for (w = pool_first(d); w; w = LIST_NEXT(w, plink))
-		if (w->out >= 0)
-			weftd_rl_flush(&w->out_rl, wf_loop_now(d->main), false);
+	FOR_POOLS(d, i, p) {
+		weftd_rl_flush(&p->life_rl, now, false);
+		LIST_FOREACH(w, &p->all, plink)
+			if (w->out >= 0)
+				weftd_rl_flush(&w->out_rl, now, false);
+		removed_step(p);
+	}
 }
 
 unsigned
 pool_live(const struct weftd *d)
 {
-	return d->pool ? d->pool->live : 0;
+	unsigned i, n = 0;
+	struct pool *p;
+
+	FOR_POOLS(d, i, p)
+		if (!p->removed)
+			n += p->live;
+	return n;
+}
+
+unsigned
+pool_configured(const struct weftd *d)
+{
+	unsigned i, n = 0;
+	struct pool *p;
+
+	FOR_POOLS(d, i, p)
+		if (!p->removed)
+			n += p->cfg->workers;
+	return n;
 }
 
 const char *
 pool_trouble(const struct weftd *d)
 {
-	return d->pool && d->pool->failing ? "reload failed: the new handler's "
-	    "workers die at start; the previous ones serve" : NULL;
-}
+	static _Thread_local char buf[128];
+	struct pool *p;
+	unsigned i;
 
-struct worker *
-pool_first(const struct weftd *d)
-{
-	return d->pool ? LIST_FIRST(&d->pool->all) : NULL;
+	FOR_POOLS(d, i, p)
+		if (p->failing) {
+			snprintf(buf, sizeof(buf), "%sreload failed: the new "
+			    "handler's workers die at start; the previous ones "
+			    "serve", p->tag);
+			return buf;
+		}
+	return NULL;
 }
 
 void
 pool_free(struct weftd *d)
 {
-	struct pool *p = d->pool;
+	struct pool *p;
+	unsigned i;
 	int st;
 
-	if (p == NULL)
-		return;
-	p->stopping = true;
-	while (!LIST_EMPTY(&p->all)) {
-		struct worker *w = LIST_FIRST(&p->all);
+	FOR_POOLS(d, i, p) {
+		p->stopping = true;
+		while (!LIST_EMPTY(&p->all)) {
+			struct worker *w = LIST_FIRST(&p->all);
 
-		pool_retire(w, "exit");
-		if (!w->exited) {
-			kill(w->pid, SIGKILL);
-			while (waitpid(w->pid, &st, 0) < 0 && errno == EINTR)
-				;
-			w->exited = true;
-			log_exit(w, st);
+			pool_retire(w, "exit");
+			if (!w->exited) {
+				kill(w->pid, SIGKILL);
+				while (waitpid(w->pid, &st, 0) < 0 &&
+				    errno == EINTR)
+					;
+				w->exited = true;
+				log_exit(w, st);
+			}
+			release(w);
 		}
-		release(w);
+		weftd_rl_flush(&p->life_rl, wf_loop_now(d->main), true);
+		wf_timer_free(p->respawn);
+		p->respawn = NULL;
 	}
-	weftd_rl_flush(&p->life_rl, wf_loop_now(d->main), true);
-	wf_timer_free(p->respawn);
-	free(p);
-	d->pool = NULL;
+}
+
+/* After the IO loops are joined and the main loop freed: the memory. */
+void
+pool_free_all(struct weftd *d)
+{
+	struct pool *p;
+	unsigned i;
+
+	FOR_POOLS(d, i, p) {
+		dispatch_free(p);
+		weftd_pool_cfg_free(p->cfg);
+		free(p);
+		d->pools[i] = NULL;
+	}
 }

@@ -71,8 +71,41 @@ struct worker {
 	atomic_ulong served;
 };
 
-/* Start cfg.handler.workers processes; fails if the first cannot start. */
-int pool_new(struct weftd *d);
+/*
+ * A pool: its configuration, its handler processes (main thread), and its
+ * dispatch (the IO loops' side, lane.h). It keeps a slot (its index in
+ * d->pools and in each front's lanes) for its whole life; serial tells a
+ * pool from an earlier one that had the same slot.
+ */
+struct pool {
+	struct weftd *d;
+	struct weftd_pool_cfg *cfg; /* its own: a reload gives it the new one */
+	unsigned slot, serial;
+	struct dispatch *ds;
+	LIST_HEAD(, worker) all;
+	unsigned gen;         /* the configuration running: one per reload */
+	unsigned live;        /* of gen: started and not retired */
+	unsigned old_live;    /* of earlier ones: serving until replaced */
+	bool failing;         /* gen's workers die in probation */
+	unsigned quick_fails; /* in a row */
+	uint64_t not_before;  /* backoff: no start before this (ms) */
+	wf_timer *respawn;
+	bool stopping;
+	bool removed;         /* by a reload: stops once its requests are done */
+	bool sweeping;        /* removed, and on its way out (pool.c) */
+	bool fresh;           /* added by a reload not committed yet: no routes */
+	struct weftd_rl life_rl;  /* worker start and exit lines */
+	/* Before its log lines: "pool NAME: ", "" for `default` (as before pools). */
+	char tag[POOL_NAME_MAX + 8];
+};
+
+/*
+ * A pool for cfg (taken over) in a free slot of d->pools: its dispatch,
+ * no workers yet. NULL when out of memory or slots.
+ */
+struct pool *pool_new(struct weftd *d, struct weftd_pool_cfg *cfg);
+/* Start its workers; fails if the first cannot start (start only). */
+int pool_start(struct pool *p, bool first_must_run);
 /* SIGCHLD: reap every exited child, log how it ended, replace it. */
 void pool_reap(struct weftd *d);
 /* Take w out of service: fail its requests, SIGTERM, SIGKILL later. */
@@ -82,28 +115,44 @@ void pool_no_respawn(struct weftd *d);
 /* Shutdown: retire every worker; done(d) once all are reaped. */
 void pool_stop(struct weftd *d, void (*done)(struct weftd *));
 /*
- * A reload: start the new configuration's workers; each that comes up
- * replaces one old worker (idle at once, busy when done). A new handler
- * that cannot start leaves the old workers serving.
+ * A reload of p with cfg (taken over): start its new workers; each that
+ * comes up replaces one old worker (idle at once, busy when done). A new
+ * handler that cannot start leaves the old workers serving.
  */
-void pool_reload(struct weftd *d);
-/* Workers of the running configuration, started and not retired. */
+void pool_reload(struct pool *p, struct weftd_pool_cfg *cfg);
+/* A reload removed p: once its requests are answered, it stops and goes. */
+void pool_remove(struct pool *p);
+/* Workers of the running configurations, started and not retired. */
 unsigned pool_live(const struct weftd *d);
-/* For STATUS: what is wrong with the pool, or NULL. */
+/* Workers configured, all pools together. */
+unsigned pool_configured(const struct weftd *d);
+/* For STATUS: what is wrong with a pool, or NULL. */
 const char *pool_trouble(const struct weftd *d);
 void pool_tick(struct weftd *d);
-struct worker *pool_first(const struct weftd *d);
-/* SIGKILL what is left, reap it, free everything. Outside the loop too. */
+/* SIGKILL what is left, reap it; its timers go. Outside the loop too. */
 void pool_free(struct weftd *d);
+/* After the IO loops are joined and the main loop freed: the pools go. */
+void pool_free_all(struct weftd *d);
 
 /* Posted by w's loop: retire w (w->io_why); drops the post's reference. */
 void pool_retire_task(void *w);
 
 /* dispatch.c, called by the pool (main thread). */
+/* p's dispatch: a lane on every IO loop, its queue. */
+int dispatch_new(struct pool *p);
+/* Jobs of p queued, on their way, or on a worker (any thread). */
+unsigned dispatch_pool_pending(const struct pool *p);
+/* Workers of p not freed yet (any thread). */
+unsigned dispatch_pool_workers(const struct pool *p);
+void dispatch_free(struct pool *p);
+/* On f's loop: slot's lanes are about to be freed; f forgets them. */
+void dispatch_forget(struct front *f, unsigned slot);
 /* Give w's socket to the IO loop with the fewest workers. */
 int dispatch_worker_up(struct worker *w, int sock);
 /* Its loop fails what w still has (`worker failed`) and closes its socket. */
 void dispatch_worker_down(struct worker *w);
+/* w (its pool set) is made: pool.c's reference, counted in its pool. */
+void dispatch_worker_new(struct worker *w);
 /* pool.c lets go of w; freed when its loop has too (any thread). */
 void worker_unref(struct worker *w);
 /* No new requests for w (it is leaving); its current ones finish. */

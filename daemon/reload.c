@@ -2,14 +2,17 @@
  * SIGHUP: the configuration is read again, aside, and applied only if it
  * is valid as a whole (as nginx does); otherwise the running one stays.
  *
- * What the IO threads and listeners were built with (addresses, thread
- * count, connection and frame limits, idle and shutdown timeouts) is fixed
- * for the life of the process: a change there is named in a warning and
- * waits for a restart. The handler section, the log level, the byte
- * budgets and frame_timeout and send_timeout apply at once: idle workers
- * are replaced now, busy ones as soon as their requests are answered, so a
- * reload loses no request, and never takes capacity away: the old workers
- * serve until new ones are up (pool.c).
+ * What the IO threads were built with (thread count, connection and frame
+ * limits, idle and shutdown timeouts, user) is fixed for the life of the
+ * process: a change there is named in a warning and waits for a restart.
+ * The pools, the listen addresses, the log level, the byte budgets and
+ * frame_timeout and send_timeout apply at once. Pools are matched by name:
+ * a new one starts, a removed one stops once its requests are answered,
+ * and every other one replaces its workers: idle ones now, busy ones as
+ * soon as their requests are answered, so a reload loses no request, and
+ * never takes capacity away: the old workers serve until new ones are up
+ * (pool.c). New addresses are bound first; if one cannot be, nothing
+ * changes (listen.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,15 +23,6 @@
 #include "pool.h"
 #include "weftd.h"
 
-static int
-same_list(char **a, char **b)
-{
-	for (; *a && *b; a++, b++)
-		if (strcmp(*a, *b) != 0)
-			return 0;
-	return *a == *b;
-}
-
 /* Names of the restart-only settings that differ, comma-separated. */
 static void
 restart_only(const struct weftd_config *o, const struct weftd_config *n,
@@ -38,7 +32,6 @@ restart_only(const struct weftd_config *o, const struct weftd_config *n,
 		const char *name;
 		int changed;
 	} v[] = {
-		{ "listen", !same_list(o->listen, n->listen) },
 		{ "io_threads", o->io_threads != n->io_threads },
 		{ "max_connections", o->max_connections != n->max_connections },
 		{ "max_pipeline", o->max_pipeline != n->max_pipeline },
@@ -51,6 +44,7 @@ restart_only(const struct weftd_config *o, const struct weftd_config *n,
 		{ "unix_socket", o->unix_socket.mode != n->unix_socket.mode ||
 		    o->unix_socket.uid != n->unix_socket.uid ||
 		    o->unix_socket.gid != n->unix_socket.gid },
+		{ "user", o->uid != n->uid || o->gid != n->gid },
 	};
 	size_t i, off = 0;
 
@@ -65,13 +59,20 @@ restart_only(const struct weftd_config *o, const struct weftd_config *n,
 static void
 keep_fixed(struct weftd_config *n, struct weftd_config *o)
 {
-	char **listen = n->listen;
-	unsigned nlisten = n->nlisten;
+	char *user = n->user, *group = n->group;
+	gid_t *groups = n->groups;
+	int ngroups = n->ngroups;
 
-	n->listen = o->listen;
-	n->nlisten = o->nlisten;
-	o->listen = listen; /* freed with the old configuration */
-	o->nlisten = nlisten;
+	n->user = o->user;
+	n->group = o->group;
+	n->groups = o->groups;
+	n->ngroups = o->ngroups;
+	o->user = user; /* freed with the old configuration */
+	o->group = group;
+	o->groups = groups;
+	o->ngroups = ngroups;
+	n->uid = o->uid;
+	n->gid = o->gid;
 	n->io_threads = o->io_threads;
 	n->max_connections = o->max_connections;
 	n->max_pipeline = o->max_pipeline;
@@ -83,12 +84,65 @@ keep_fixed(struct weftd_config *n, struct weftd_config *o)
 	n->max_connections_per_ip = o->max_connections_per_ip;
 }
 
+/* n's pools: the running one of each name, or a new one (fresh). */
+static int
+match_pools(struct weftd *d, struct weftd_config *n, struct pool **to)
+{
+	unsigned i, s;
+
+	for (i = 0; i < n->npools; i++) {
+		to[i] = NULL;
+		for (s = 0; s < MAX_POOLS; s++)
+			if (d->pools[s] && !d->pools[s]->removed &&
+			    strcmp(d->pools[s]->cfg->name, n->pools[i]->name) == 0)
+				to[i] = d->pools[s];
+		if (to[i])
+			continue;
+		/* Its configuration is the pool's from here. */
+		if ((to[i] = pool_new(d, n->pools[i])) == NULL)
+			return -1;
+		to[i]->fresh = true;
+		n->pools[i] = NULL;
+	}
+	return 0;
+}
+
+/* Each pool's new configuration: n's, or a fresh pool's (it took it). */
+static struct weftd_pool_cfg **
+pool_cfgs(struct weftd_config *n, struct pool **to,
+    struct weftd_pool_cfg **cfgs)
+{
+	unsigned i;
+
+	for (i = 0; i < n->npools; i++)
+		cfgs[i] = to[i]->fresh ? to[i]->cfg : n->pools[i];
+	return cfgs;
+}
+
+/* The reload failed after new pools were made: they go again. */
+static void
+drop_fresh(struct weftd *d)
+{
+	unsigned s;
+
+	for (s = 0; s < MAX_POOLS; s++)
+		if (d->pools[s] && d->pools[s]->fresh) {
+			d->pools[s]->fresh = false;
+			pool_remove(d->pools[s]);
+		}
+	(void)dispatch_views(d);
+}
+
 void
 weftd_reload(struct weftd *d)
 {
 	struct weftd_config n, old;
+	struct pool *to[MAX_POOLS];
+	struct weftd_pool_cfg *cfgs[MAX_POOLS];
 	char err[512], fixed[256];
 	struct timespec ts;
+	bool named;
+	unsigned i, s;
 	int rc;
 
 	/* Either way it ends in READY=1 with a fresh STATUS, so systemctl
@@ -107,19 +161,59 @@ weftd_reload(struct weftd *d)
 		weftd_notify_status(d, "READY=1\n");
 		return;
 	}
+	/*
+	 * New pools get lanes on every loop before their listeners open (a
+	 * connection finds its pool there), and their routes only once the
+	 * reload cannot fail any more.
+	 */
+	memset(to, 0, sizeof(to));
+	if (match_pools(d, &n, to) < 0 || dispatch_views(d) < 0 ||
+	    listen_apply(d, n.listen, n.nlisten, pool_cfgs(&n, to, cfgs), to,
+	    n.npools) < 0) {
+		weftd_log(LOG_ERR, "reload: %s; keeping the running "
+		    "configuration", "could not set up the new pools and "
+		    "listeners");
+		drop_fresh(d);
+		weftd_config_free(&n);
+		weftd_notify_status(d, "READY=1\n");
+		return;
+	}
 	restart_only(&d->cfg, &n, fixed, sizeof(fixed));
 	if (fixed[0])
 		weftd_log(LOG_WARNING, "reload: %s changed: takes effect when "
 		    "weftd is restarted", fixed);
+	/* Pools it no longer names: their listeners are closed already. */
+	for (s = 0; s < MAX_POOLS; s++) {
+		if (d->pools[s] == NULL || d->pools[s]->removed)
+			continue;
+		for (named = false, i = 0; i < n.npools; i++)
+			named |= to[i] == d->pools[s];
+		if (!named)
+			pool_remove(d->pools[s]);
+	}
+	for (i = 0; i < n.npools; i++) {
+		struct weftd_pool_cfg *pc = cfgs[i];
+
+		n.pools[i] = NULL; /* the pool's from here */
+		if (to[i]->fresh) {
+			to[i]->fresh = false;
+			weftd_log(LOG_NOTICE, "reload: pool %s added: %u workers "
+			    "of %s", pc->name, pc->workers, pc->argv[0]);
+			(void)pool_start(to[i], false);
+		} else {
+			weftd_log(LOG_NOTICE, "reload: %s%u workers of %s; "
+			    "each replaces a running one once it is up",
+			    to[i]->tag, pc->workers, pc->argv[0]);
+			pool_reload(to[i], pc);
+		}
+	}
+	n.npools = 0;
 	old = d->cfg;
 	keep_fixed(&n, &old);
 	d->cfg = n;
 	weftd_config_free(&old);
 	weftd_log_level(d->cfg.log_level);
-	weftd_log(LOG_NOTICE, "reload: %u workers of %s; each replaces a "
-	    "running one once it is up", d->cfg.handler.workers,
-	    d->cfg.handler.argv[0]);
 	front_apply(d);
-	pool_reload(d);
+	(void)dispatch_views(d);
 	weftd_notify_status(d, "READY=1\n");
 }

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,10 +24,45 @@
 #define WORKER_FD 3
 #define MAX_ENV 256
 
+/*
+ * In the child: limits, then the user: setgroups, setgid, setuid, in that
+ * order (each needs the privilege the next gives up), and each checked. A
+ * failure is an exec failure: the handler never runs as the wrong user.
+ */
+static int
+become(const struct weftd_spawn_as *as)
+{
+	struct rlimit rl;
+
+	if (as->nofile) {
+		rl.rlim_cur = rl.rlim_max = (rlim_t)as->nofile;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return -1;
+	}
+	if (as->as) {
+		rl.rlim_cur = rl.rlim_max = (rlim_t)as->as;
+		if (setrlimit(RLIMIT_AS, &rl) < 0)
+			return -1;
+	}
+	if (as->uid == (uid_t)-1 || (as->uid == geteuid() && as->gid ==
+	    getegid()))
+		return 0;
+	if (setgroups((size_t)as->ngroups, as->groups) < 0 ||
+	    setgid(as->gid) < 0 || setuid(as->uid) < 0)
+		return -1;
+	/* Dropped for good: no way back to root. */
+	if (getuid() != as->uid || geteuid() != as->uid ||
+	    getgid() != as->gid || (as->uid != 0 && setuid(0) == 0)) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
 /* In the child: set fds 0-3 up, close the rest, reset signals, exec. */
 static void __attribute__((noreturn))
 child(char *const argv[], char *const envp[], int sock, int out, int errw,
-    pid_t parent)
+    pid_t parent, const struct weftd_spawn_as *as)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
@@ -62,6 +99,11 @@ child(char *const argv[], char *const envp[], int sock, int out, int errw,
 		(void)sigaction(sig, &dfl, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (as && become(as) < 0) {
+		e = -errno; /* negative: becoming its user failed, not exec */
+		(void)!write(errw, &e, sizeof(e));
+		_exit(127);
+	}
 	execve(argv[0], argv, envp);
 fail:
 	e = errno;
@@ -71,7 +113,8 @@ fail:
 
 int
 weftd_spawn(char *const argv[], char *const env[], uint32_t max_frame,
-    struct weftd_child *c, char *err, size_t errlen)
+    const struct weftd_spawn_as *as, struct weftd_child *c, char *err,
+    size_t errlen)
 {
 	char *envp[MAX_ENV + 3], frame[32];
 	int sv[2], outp[2], errp[2], e = 0, n = 0, i, rc;
@@ -110,7 +153,7 @@ weftd_spawn(char *const argv[], char *const env[], uint32_t max_frame,
 		goto fail;
 	}
 	if (pid == 0)
-		child(argv, envp, sv[1], outp[1], errp[1], parent);
+		child(argv, envp, sv[1], outp[1], errp[1], parent, as);
 	close(sv[1]);
 	close(outp[1]);
 	close(errp[1]);
@@ -122,10 +165,16 @@ weftd_spawn(char *const argv[], char *const env[], uint32_t max_frame,
 		/* The child failed before or at exec: reap it, report why. */
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		snprintf(err, errlen, "execve(%s): %s", argv[0], strerror(e));
+		if (e < 0)
+			snprintf(err, errlen, "setting its user (uid %d, gid %d) "
+			    "and limits: %s", (int)as->uid, (int)as->gid,
+			    strerror(-e));
+		else
+			snprintf(err, errlen, "execve(%s): %s", argv[0],
+			    strerror(e));
 		close(sv[0]);
 		close(outp[0]);
-		return -e;
+		return e < 0 ? e : -e;
 	}
 	c->pid = pid;
 	c->sock = sv[0];

@@ -12,17 +12,27 @@ struct weftd_child {
 	int out;  /* read end of the child's stdout and stderr */
 };
 
+/* Who the handler runs as, and its limits; set in the child before exec. */
+struct weftd_spawn_as {
+	uid_t uid;            /* (uid_t)-1: as weftd */
+	gid_t gid;
+	const gid_t *groups;  /* supplementary groups (setgroups) */
+	int ngroups;
+	uint64_t nofile, as;  /* RLIMIT_NOFILE, RLIMIT_AS; 0: inherited */
+};
+
 /*
  * Fork and exec argv[0] (an absolute path) with argv, an environment of
  * env plus WEFT_FD=3 and WEFT_MAX_FRAME (when max_frame is not 0: the
  * largest request it may be sent), the worker socket on fd 3, stdin from /dev/null,
  * stdout and stderr on a pipe, no other descriptor, default signal
- * dispositions, an empty signal mask, and SIGKILL when weftd dies. Returns
+ * dispositions, an empty signal mask, and SIGKILL when weftd dies; as
+ * (NULL: nothing) its user and limits. Returns
  * 0, or -errno with err naming the failing call (an exec failure is
  * reported here, not discovered later). Our fds are close-on-exec.
  */
 int weftd_spawn(char *const argv[], char *const env[], uint32_t max_frame,
-    struct weftd_child *c,
-    char *err, size_t errlen);
+    const struct weftd_spawn_as *as, struct weftd_child *c, char *err,
+    size_t errlen);
 
 #endif

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -63,7 +65,7 @@ weftd_notify_status(struct weftd *d, const char *extra)
 	    "%llu requests served, %u/%u workers, %u pending, %s of %s "
 	    "buffered", extra ? extra : "", d->stopping ? "stopping: " : "",
 	    atomic_load(&d->clients), (unsigned long long)atomic_load(&d->served),
-	    pool_live(d), d->cfg.handler.workers, dispatch_pending(d),
+	    pool_live(d), pool_configured(d), dispatch_pending(d),
 	    human(budget_used(d), used, sizeof(used)),
 	    human(d->cfg.max_buffered, max, sizeof(max)));
 	for (i = 0; i < CLOSE_REASONS && off < sizeof(buf); i++) {
@@ -230,9 +232,12 @@ our_signals(sigset_t *set)
 static void
 raise_nofile(const struct weftd_config *c)
 {
-	rlim_t want = (rlim_t)c->max_connections + 3 * c->handler.workers + 64;
+	rlim_t want = (rlim_t)c->max_connections + 64 + MAX_ADDRS;
 	struct rlimit rl;
+	unsigned i;
 
+	for (i = 0; i < c->npools; i++)
+		want += 3 * (rlim_t)c->pools[i]->workers;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
 		return;
 	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
@@ -242,10 +247,48 @@ raise_nofile(const struct weftd_config *c)
 		    (unsigned long long)want, (unsigned long long)rl.rlim_max);
 }
 
+/*
+ * Started as root with a top-level user: listeners are bound, so become
+ * it for good before anything is served or any handler started.
+ * setgroups, setgid, setuid, in that order, each checked, and checked
+ * again: a weftd that could not drop does not run.
+ */
+static int
+drop_privileges(struct weftd *d)
+{
+	const struct weftd_config *c = &d->cfg;
+
+	if (c->uid == (uid_t)-1 || (c->uid == geteuid() &&
+	    c->gid == getegid())) {
+		if (geteuid() == 0)
+			weftd_log(LOG_WARNING, "running as root: weftd and its "
+			    "handlers keep every privilege; set user (and "
+			    "group) at the top of %s to drop them after the "
+			    "listeners are bound, or user in a pool for its "
+			    "handlers", d->cfg_path);
+		return 0;
+	}
+	if (setgroups((size_t)c->ngroups, c->groups) < 0 ||
+	    setgid(c->gid) < 0 || setuid(c->uid) < 0) {
+		weftd_log(LOG_ERR, "becoming user %s: %s", c->user,
+		    strerror(errno));
+		return -EPERM;
+	}
+	if (getuid() != c->uid || geteuid() != c->uid || getgid() != c->gid ||
+	    (c->uid != 0 && setuid(0) == 0)) {
+		weftd_log(LOG_ERR, "becoming user %s: still privileged", c->user);
+		return -EPERM;
+	}
+	weftd_log(LOG_INFO, "running as user %s (uid %u, gid %u)", c->user,
+	    (unsigned)c->uid, (unsigned)c->gid);
+	return 0;
+}
+
 static int
 start(struct weftd *d)
 {
 	sigset_t set;
+	unsigned i;
 	int rc;
 
 	our_signals(&set);
@@ -261,16 +304,34 @@ start(struct weftd *d)
 	raise_nofile(&d->cfg);
 	if ((rc = front_start(d)) < 0)
 		return rc;
-	if ((rc = dispatch_new(d)) < 0) {
+	/* Each pool's lanes are on every loop before a listener opens. */
+	for (i = 0; i < d->cfg.npools; i++) {
+		if (pool_new(d, d->cfg.pools[i]) == NULL) {
+			weftd_log(LOG_ERR, "setting up pool %s: out of memory",
+			    d->cfg.pools[i]->name);
+			return -ENOMEM;
+		}
+		d->cfg.pools[i] = NULL; /* the pool's from here */
+	}
+	d->cfg.npools = 0;
+	if ((rc = dispatch_views(d)) < 0) {
 		weftd_log(LOG_ERR, "setting up the dispatch: %s", strerror(-rc));
 		return rc;
 	}
-	if ((rc = front_listen(d)) < 0 || (rc = pool_new(d)) < 0)
+	if ((rc = listen_start(d)) < 0 || (rc = drop_privileges(d)) < 0)
 		return rc;
+	for (i = 0; i < MAX_POOLS; i++)
+		if (d->pools[i] && (rc = pool_start(d->pools[i], true)) < 0)
+			return rc;
 	if ((rc = start_watchdog(d)) < 0)
 		return rc;
-	weftd_log(LOG_NOTICE, "ready: %u IO threads, %u workers of %s",
-	    d->cfg.io_threads, d->cfg.handler.workers, d->cfg.handler.argv[0]);
+	for (i = 0; i < MAX_POOLS; i++)
+		if (d->pools[i])
+			weftd_log(LOG_NOTICE, "%sready: %u workers of %s",
+			    d->pools[i]->tag, d->pools[i]->cfg->workers,
+			    d->pools[i]->cfg->argv[0]);
+	weftd_log(LOG_NOTICE, "ready: %u IO threads, %u workers",
+	    d->cfg.io_threads, pool_configured(d));
 	weftd_notify_status(d, "READY=1\n");
 	(void)wf_timer_start(d->status_timer, STATUS_EVERY_MS, STATUS_EVERY_MS);
 	return 0;
@@ -283,6 +344,7 @@ finish(struct weftd *d)
 	dispatch_close(d);
 	front_stop(d);
 	pool_free(d);
+	listen_free(d);
 	if (d->signals)
 		wf_signal_stop(d->signals);
 	if (d->status_timer)
@@ -294,7 +356,7 @@ finish(struct weftd *d)
 	/* Runs what the IO threads posted last; the dispatch drops it. */
 	if (d->main)
 		wf_loop_free(d->main);
-	dispatch_free(d);
+	pool_free_all(d);
 	job_cache_drain();
 	free(d->fronts);
 	weftd_config_free(&d->cfg);

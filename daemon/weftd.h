@@ -34,6 +34,7 @@ enum {
 	WEFTD_TIMEOUT = 3,       /* request_timeout passed */
 	WEFTD_WORKER_FAILED = 4, /* the handler died or misbehaved */
 	WEFTD_SHUTTING_DOWN = 5, /* shutdown_timeout passed */
+	WEFTD_NO_ROUTE = 6,      /* no pool claims the request's route */
 };
 
 /* Why weftd closed or refused a connection: counted, and in STATUS. */
@@ -63,6 +64,7 @@ struct client;
 struct job {
 	struct job *next;
 	struct client *client;
+	struct dispatch *ds; /* its pool's, once submitted */
 	uint64_t seq;     /* the request's place on its connection */
 	uint64_t t0;      /* loop ms: queued, then given to its worker */
 	uint32_t cap;     /* bytes of frame[] usable, and charged */
@@ -101,6 +103,7 @@ struct client {
 	uint64_t lib_in;     /* of held: input the connection buffers */
 	uint64_t out_held;   /* of held: answers in its output buffer */
 	uint64_t frame_t0;   /* loop ms: first byte of the frame being read */
+	unsigned home_slot, home_serial; /* its listener's pool (route 0) */
 	/* send_timeout: when the bytes up to each end were queued. */
 	uint64_t appended;   /* bytes given to wf_conn_sendv, ever */
 	struct { uint64_t end, at; } marks[8];
@@ -116,15 +119,20 @@ struct front {
 	struct weftd *d;
 	wf_loop *loop;
 	unsigned index;
-	struct lane *lane;           /* dispatch.c: this loop's workers */
+	/*
+	 * dispatch.c: each pool's lane on this loop, by slot, and the route
+	 * table; set by the main thread's posts (dispatch_views()).
+	 */
+	struct lane *lanes[MAX_POOLS];
+	struct lane *active[MAX_POOLS]; /* the lanes, packed */
+	unsigned nactive;
+	struct route *routes;        /* by id */
+	unsigned nroutes;
 	/* Copies: the IO threads never read d->cfg, which a reload rewrites. */
 	uint32_t max_frame;
 	unsigned max_pipeline;
 	uint64_t max_client;         /* max_buffered_per_client */
 	uint64_t frame_ms, send_ms;  /* frame_timeout, send_timeout */
-	unsigned pipeline, queue_limit; /* the handler's (pipeline 0: auto) */
-	unsigned nworkers;           /* the pool's size, as configured */
-	uint64_t request_ms;         /* request_timeout */
 	/* IO thread only: */
 	LIST_HEAD(, client) clients; /* every open one, for draining */
 	struct client *dirty;        /* clients with answers to write */
@@ -140,6 +148,15 @@ struct front {
 	_Alignas(64) atomic_ulong pongs;
 };
 
+/* A route id and the slot of the pool that claims it. */
+struct route {
+	uint16_t id;
+	uint16_t slot;
+};
+
+/* What a listener delivers to: its pool's slot + 1 and serial << 8; 0: none. */
+#define LMAP(slot, serial) (((unsigned)(slot) + 1) | (unsigned)(serial) << 8)
+
 struct weftd {
 	struct weftd_config cfg;
 	const char *cfg_path;
@@ -147,8 +164,13 @@ struct weftd {
 	wf_server *server;
 	struct front *fronts;
 	unsigned nfronts;
-	struct dispatch *dispatch;
-	struct pool *pool;
+	struct pool *pools[MAX_POOLS]; /* main thread; by slot */
+	unsigned pool_serial;
+	void (*pools_done)(struct weftd *); /* pool_stop(): when all are reaped */
+	/* Listeners (wf_server's index): their address and pool. */
+	char *ls_addr[MAX_ADDRS];       /* main thread; NULL: not open */
+	bool ls_fixed;                  /* socket activation: no reload */
+	atomic_uint lmap[MAX_ADDRS];    /* LMAP() */
 	atomic_uint clients;       /* open client connections */
 	atomic_ullong served;      /* answers given to clients' loops */
 	/* budget.c: max_buffered, and what is held against it. */
@@ -186,7 +208,6 @@ int front_start(struct weftd *d);
 void front_apply(struct weftd *d);
 /* Posted by budget.c to each IO loop (arg: its front). */
 void front_budget_freed(void *f);
-int front_listen(struct weftd *d);
 bool front_alive(struct weftd *d);
 void front_drain(struct weftd *d);
 void front_stop(struct weftd *d);
@@ -198,12 +219,15 @@ void front_answer(struct front *f, struct job *j);
 void front_deliver(void *jobs);
 
 /* dispatch.c */
-int dispatch_new(struct weftd *d);
+/* Each IO loop gets the pools' lanes and routes as they are now. */
+int dispatch_views(struct weftd *d);
+/* On f's loop: the lane of j's route (0: c's listener's pool), or NULL. */
+struct lane *dispatch_route(struct front *f, const struct client *c,
+    uint16_t route);
 /* Before the IO threads are joined: each loop lets go of its workers. */
 void dispatch_close(struct weftd *d);
-void dispatch_free(struct weftd *d);
-/* On f's loop: a request read whole; its answer comes to front_answer. */
-void dispatch_submit(struct front *f, struct job *j);
+/* On l's loop: a request read whole; its answer comes to front_answer. */
+void dispatch_submit(struct lane *l, struct job *j);
 /* On f's loop, from its flush task: write to the workers, post batches. */
 void dispatch_flush(struct front *f);
 /* On f's loop, every tick: requests that waited in the queue too long. */
@@ -212,6 +236,19 @@ void dispatch_tick(struct front *f);
 unsigned dispatch_pending(const struct weftd *d);
 /* At shutdown_timeout: every pending job gets `shutting down`. */
 void dispatch_abandon(struct weftd *d);
+
+/* listen.c: listeners, and the pool each delivers to (d->lmap). */
+int listen_start(struct weftd *d);
+/*
+ * The listeners become those top (for `default`) and the pools (n, NULL
+ * skipped) name; all or nothing. Main thread.
+ */
+struct pool;
+int listen_apply(struct weftd *d, char *const *top, unsigned ntop,
+    struct weftd_pool_cfg *const *cfgs, struct pool *const *pools,
+    unsigned n);
+void listen_remap_adopted(struct weftd *d, int idx);
+void listen_free(struct weftd *d);
 
 /* reload.c: SIGHUP. */
 void weftd_reload(struct weftd *d);

@@ -36,10 +36,22 @@ worker_ref(struct worker *w)
 }
 
 void
+dispatch_worker_new(struct worker *w)
+{
+	atomic_init(&w->refs, 1);
+	atomic_fetch_add(&w->pool->ds->nworkers, 1);
+}
+
+void
 worker_unref(struct worker *w)
 {
-	if (atomic_fetch_sub(&w->refs, 1) == 1)
+	struct dispatch *ds = w->pool->ds;
+
+	/* The pool outlives its workers: it waits for this count (pool.c). */
+	if (atomic_fetch_sub(&w->refs, 1) == 1) {
 		free(w);
+		atomic_fetch_sub(&ds->nworkers, 1);
+	}
 }
 
 /* Post fn(w) to loop (NULL: joined already), holding a reference for it. */
@@ -114,10 +126,10 @@ worker_load(const struct worker *w)
 static unsigned
 depth(const struct lane *l)
 {
-	unsigned n = l->f->nworkers ? l->f->nworkers : 1, share;
+	unsigned n = l->nworkers ? l->nworkers : 1, share;
 
-	if (l->f->pipeline)
-		return l->f->pipeline;
+	if (l->pipeline)
+		return l->pipeline;
 	share = (atomic_load_explicit(&l->ds->pending, memory_order_relaxed) +
 	    n - 1) / n;
 	return share < PIPE_AUTO ? PIPE_AUTO : share > PIPE_MAX ? PIPE_MAX :
@@ -160,7 +172,7 @@ arm_timer(struct lane *l, struct worker *w)
 		wf_timer_stop(w->timer);
 		return;
 	}
-	due = w->head->t0 + l->f->request_ms;
+	due = w->head->t0 + l->request_ms;
 	(void)wf_timer_start(w->timer, due > now ? due - now : 0, 0);
 }
 
@@ -543,12 +555,12 @@ on_worker_timeout(wf_timer *t, void *arg)
 		return;
 	}
 	if (w->head == NULL ||
-	    w->head->t0 + l->f->request_ms > wf_loop_now(l->f->loop)) {
+	    w->head->t0 + l->request_ms > wf_loop_now(l->f->loop)) {
 		arm_timer(l, w); /* the next deadline */
 		return;
 	}
 	snprintf(msg, sizeof(msg), "timeout: no answer within %llu ms",
-	    (unsigned long long)l->f->request_ms);
+	    (unsigned long long)l->request_ms);
 	weftd_log(LOG_WARNING, "worker %d: request timed out; replacing it",
 	    (int)w->pid);
 	worker_take_down(l, w, WEFTD_TIMEOUT, msg);
@@ -673,7 +685,7 @@ worker_down_task(void *arg)
 int
 dispatch_worker_up(struct worker *w, int sock)
 {
-	struct dispatch *ds = w->d->dispatch;
+	struct dispatch *ds = w->pool->ds;
 	struct lane *l = ds->lanes[0];
 	unsigned i;
 	int rc;

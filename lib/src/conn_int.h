@@ -33,6 +33,7 @@ struct wf_conn {
 	TAILQ_ENTRY(wf_conn) idle_link;
 	uint64_t active; /* loop time of the last activity, ns */
 	struct wf__peer *peer; /* the server's count for its address */
+	int listener; /* the server's listener it came from, plus one; 0: none */
 };
 
 void wf__conn_set_owner(wf_conn *c, const struct wf__conn_owner *o);

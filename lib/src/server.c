@@ -21,6 +21,14 @@
 #define MAX_LISTENERS 64
 #define EVICT_SCAN 16 /* idle-list entries looked at for one eviction */
 
+struct ioloop;
+
+/* A listener's accept callback learns its loop and its index. */
+struct lslot {
+	struct ioloop *l;
+	unsigned idx;
+};
+
 struct ioloop {
 	wf_server *s;
 	wf_loop *loop;
@@ -28,6 +36,7 @@ struct ioloop {
 	TAILQ_HEAD(, wf_conn) idle_list; /* oldest activity first */
 	wf_timer *idle;
 	wf_listener *ls[MAX_LISTENERS]; /* reuseport mode: this loop's own */
+	struct lslot slot[MAX_LISTENERS];
 };
 
 struct wf_server {
@@ -35,7 +44,8 @@ struct wf_server {
 	wf_loop_group *g;
 	struct wf__peers *peers; /* max_conns_per_addr only */
 	atomic_uint conns;
-	unsigned nls;
+	unsigned nls; /* indexes ever used: the highest, plus one */
+	bool used[MAX_LISTENERS]; /* calling thread: which are open */
 	unsigned rr; /* loop 0 only */
 	struct ioloop *io;
 };
@@ -134,7 +144,7 @@ evict_one(struct ioloop *l)
 
 static void
 open_conn(struct ioloop *l, int fd, const struct wf_addr *peer,
-    struct wf__peer *slot)
+    struct wf__peer *slot, unsigned idx)
 {
 	wf_server *s = l->s;
 	wf_conn *c;
@@ -155,6 +165,7 @@ open_conn(struct ioloop *l, int fd, const struct wf_addr *peer,
 	    s->o.max_out ? s->o.max_out : 64u << 20);
 	c->active = l->loop->now;
 	c->peer = slot;
+	c->listener = (int)idx + 1;
 	TAILQ_INSERT_TAIL(&l->idle_list, c, idle_link);
 	wf__conn_set_owner(c, &l->owner);
 	arm_idle(l);
@@ -167,6 +178,7 @@ struct handoff {
 	int fd;
 	struct wf__peer *slot;
 	struct wf_addr peer;
+	unsigned idx;
 };
 
 static void
@@ -174,14 +186,15 @@ on_handoff(void *arg)
 {
 	struct handoff *h = arg;
 
-	open_conn(h->l, h->fd, &h->peer, h->slot);
+	open_conn(h->l, h->fd, &h->peer, h->slot, h->idx);
 	free(h);
 }
 
 static void
 on_accept(wf_listener *ls, int fd, const struct wf_addr *peer, void *arg)
 {
-	struct ioloop *l = arg, *to;
+	struct lslot *ls_slot = arg;
+	struct ioloop *l = ls_slot->l, *to;
 	wf_server *s = l->s;
 	struct wf__peer *slot = NULL;
 	struct handoff *h;
@@ -203,7 +216,7 @@ on_accept(wf_listener *ls, int fd, const struct wf_addr *peer, void *arg)
 	/* Handoff listeners all live on loop 0: rr needs no atomics. */
 	to = s->o.reuseport ? l : &s->io[s->rr++ % n];
 	if (to == l) {
-		open_conn(l, fd, peer, slot);
+		open_conn(l, fd, peer, slot, ls_slot->idx);
 		return;
 	}
 	if ((h = malloc(sizeof(*h))) != NULL) {
@@ -211,6 +224,7 @@ on_accept(wf_listener *ls, int fd, const struct wf_addr *peer, void *arg)
 		h->fd = fd;
 		h->slot = slot;
 		h->peer = *peer;
+		h->idx = ls_slot->idx;
 		if (wf_loop_post(to->loop, on_handoff, h) == 0)
 			return;
 		free(h);
@@ -269,9 +283,9 @@ do_listen(struct call *c)
 	o.reuseport |= c->reuseport;
 	if (c->fd >= 0)
 		return wf_listener_adopt(c->l->loop, &c->l->ls[c->idx], c->fd,
-		    on_accept, c->l);
+		    on_accept, &c->l->slot[c->idx]);
 	return wf_listener_open(c->l->loop, &c->l->ls[c->idx], c->addr, &o,
-	    on_accept, c->l);
+	    on_accept, &c->l->slot[c->idx]);
 }
 
 static int
@@ -311,7 +325,7 @@ int
 wf_server_start(wf_server **sp, const struct wf_server_opts *o)
 {
 	struct call c = { .fn = do_init };
-	unsigned i, n = o->threads ? o->threads : 1;
+	unsigned i, j, n = o->threads ? o->threads : 1;
 	wf_server *s;
 	int rc;
 
@@ -346,6 +360,10 @@ wf_server_start(wf_server **sp, const struct wf_server_opts *o)
 		l->owner.touch = touch;
 		l->owner.gone = gone;
 		l->owner.owner = l;
+		for (j = 0; j < MAX_LISTENERS; j++) {
+			l->slot[j].l = l;
+			l->slot[j].idx = j;
+		}
 		if ((rc = run_on(l, &c)) < 0) {
 			wf_server_free(s);
 			return rc;
@@ -363,9 +381,11 @@ add_listener(wf_server *s, const struct wf_addr *addr, int fd)
 	unsigned i, n = s->o.reuseport && fd < 0 ? wf_loop_group_size(s->g) : 1;
 	int rc;
 
-	if (s->nls == MAX_LISTENERS)
+	/* The lowest free index: a closed listener's is used again. */
+	for (c.idx = 0; c.idx < MAX_LISTENERS && s->used[c.idx]; c.idx++)
+		;
+	if (c.idx == MAX_LISTENERS)
 		return -ENOSPC;
-	c.idx = s->nls;
 	c.addr = addr;
 	c.reuseport = n > 1;
 	for (i = 0; i < n; i++) {
@@ -383,7 +403,10 @@ add_listener(wf_server *s, const struct wf_addr *addr, int fd)
 			c.addr = &bound;
 		}
 	}
-	return (int)s->nls++;
+	s->used[c.idx] = true;
+	if (c.idx >= s->nls)
+		s->nls = c.idx + 1;
+	return (int)c.idx;
 }
 
 int
@@ -406,6 +429,27 @@ wf_server_addr(wf_server *s, unsigned i, struct wf_addr *a)
 	return wf_listener_addr(s->io[0].ls[i], a);
 }
 
+int
+wf_server_close_listener(wf_server *s, unsigned i)
+{
+	struct call c = { .fn = do_close_listener, .idx = i };
+	unsigned k, n = s->o.reuseport ? wf_loop_group_size(s->g) : 1;
+
+	if (i >= MAX_LISTENERS || !s->used[i])
+		return -ENOENT;
+	/* Adopted sockets live on loop 0 only; closing NULL is a no-op. */
+	for (k = 0; k < n; k++)
+		(void)run_on(&s->io[k], &c);
+	s->used[i] = false;
+	return 0;
+}
+
+int
+wf_conn_listener(const wf_conn *c)
+{
+	return c->listener - 1;
+}
+
 unsigned
 wf_server_conns(const wf_server *s)
 {
@@ -426,6 +470,7 @@ wf_server_stop_accepting(wf_server *s)
 
 	for (i = 0; i < wf_loop_group_size(s->g); i++)
 		(void)run_on(&s->io[i], &c);
+	memset(s->used, 0, sizeof(s->used));
 }
 
 void

@@ -66,7 +66,7 @@ bad_conf() {
 	write_conf "\"$BATS_TEST_TMPDIR/missing-handler\""
 	run timeout 10 "$WEFTD" -t -c "$CONF"
 	assert_failure 1
-	assert_output "weftd: $CONF: handler command $BATS_TEST_TMPDIR/missing-handler: No such file or directory"
+	assert_output "weftd: $CONF:7: handler command $BATS_TEST_TMPDIR/missing-handler: No such file or directory"
 }
 
 @test "a bad configuration stops weftd itself the same way" {

@@ -89,15 +89,15 @@ loads_every_option(void **state)
 	assert_int_equal(c.unix_socket.uid, getpwnam("nobody")->pw_uid);
 	assert_int_equal(c.unix_socket.gid, 0);
 	assert_int_equal(c.unix_socket.mode, 0606);
-	assert_int_equal(c.handler.argc, 2);
-	assert_string_equal(c.handler.argv[1], "--flag");
-	assert_null(c.handler.argv[2]);
-	assert_int_equal(c.handler.workers, 8);
-	assert_int_equal(c.handler.request_timeout_ms, 3000); /* bare: seconds */
-	assert_int_equal(c.handler.queue_limit, 0);
-	assert_int_equal(c.handler.pipeline, 4);
-	assert_int_equal(c.handler.nenv, 2);
-	assert_string_equal(c.handler.env[1], "A=b=c");
+	assert_int_equal(c.pools[0]->argc, 2);
+	assert_string_equal(c.pools[0]->argv[1], "--flag");
+	assert_null(c.pools[0]->argv[2]);
+	assert_int_equal(c.pools[0]->workers, 8);
+	assert_int_equal(c.pools[0]->request_timeout_ms, 3000); /* bare: seconds */
+	assert_int_equal(c.pools[0]->queue_limit, 0);
+	assert_int_equal(c.pools[0]->pipeline, 4);
+	assert_int_equal(c.pools[0]->nenv, 2);
+	assert_string_equal(c.pools[0]->env[1], "A=b=c");
 	weftd_config_free(&c);
 	unlink(path);
 }
@@ -114,12 +114,12 @@ defaults_fill_the_rest(void **state)
 	assert_int_equal(c.nlisten, 1);
 	assert_string_equal(c.listen[0], "127.0.0.1:7000");
 	assert_int_equal(c.io_threads, auto_threads());
-	assert_int_equal(c.handler.pipeline, 0); /* auto */
+	assert_int_equal(c.pools[0]->pipeline, 0); /* auto */
 	assert_int_equal(c.max_frame, 1 << 20);
 	assert_int_equal(c.idle_timeout_ms, 60000);
-	assert_int_equal(c.handler.workers, 4);
-	assert_int_equal(c.handler.nenv, 0);
-	assert_null(c.handler.env[0]);
+	assert_int_equal(c.pools[0]->workers, 4);
+	assert_int_equal(c.pools[0]->nenv, 0);
+	assert_null(c.pools[0]->env[0]);
 	assert_int_equal(c.log_level, LOG_INFO);
 	assert_int_equal(c.facility, LOG_DAEMON);
 	assert_int_equal(c.max_buffered, 64 << 20);
@@ -237,7 +237,7 @@ missing_file_and_missing_handler(void **state)
 	assert_string_equal(err, "/nonexistent/weftd.conf: No such file or directory");
 	write_conf("io_threads = 2\n");
 	assert_int_equal(weftd_config_load(path, &c, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "a handler section with a command is required"));
+	assert_non_null(strstr(err, "a handler section or a pool section is required"));
 	write_conf("listen = {}\nhandler {\n command = { \"/bin/cat\" }\n}\n");
 	assert_int_equal(weftd_config_load(path, &c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "listen: needs at least one address"));

@@ -12,6 +12,7 @@ static atomic_int closes, timeouts, evictions;
 static atomic_int refused[3]; /* by enum wf_refuse_reason */
 static _Atomic(wf_loop *) seen_loop[8];
 static atomic_int opens;
+static atomic_int seen_listener[8];
 static atomic_int keep_idle, idle_asks;
 
 static int
@@ -58,8 +59,10 @@ on_open(wf_conn *c, void *arg)
 	int i = atomic_fetch_add(&opens, 1);
 
 	(void)arg;
-	if (i < 8)
+	if (i < 8) {
 		atomic_store(&seen_loop[i], wf_conn_loop(c));
+		atomic_store(&seen_listener[i], wf_conn_listener(c));
+	}
 }
 
 static const struct wf_conn_cbs cbs = { .on_data = echo, .on_close = on_close };
@@ -412,6 +415,60 @@ free_closes_live_connections(void **state)
 	}
 }
 
+/* Which listener a connection came by; one closed, its index reused. */
+static void
+listeners_close_one_by_one(int reuseport)
+{
+	struct wf_addr a, b, c;
+	wf_server *s = server(2, reuseport, 0, 0, "127.0.0.1:0", &a);
+	int fa, fb, fc, fx, idx;
+
+	assert_int_equal(wf_addr_parse(&b, "127.0.0.1:0"), 0);
+	assert_int_equal(wf_server_listen(s, &b), 1);
+	assert_int_equal(wf_server_addr(s, 1, &b), 0);
+	fa = client(&a);
+	round_trip(fa, "a");
+	fb = client(&b);
+	round_trip(fb, "b");
+	assert_int_equal(atomic_load(&seen_listener[0]), 0);
+	assert_int_equal(atomic_load(&seen_listener[1]), 1);
+	/* Closing 0: its connection stays, nobody connects to it now. */
+	assert_int_equal(wf_server_close_listener(s, 0), 0);
+	assert_int_equal(wf_server_close_listener(s, 0), -ENOENT);
+	assert_int_equal(wf_server_addr(s, 0, &c), -ENOENT);
+	round_trip(fa, "still");
+	fx = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(fx, (const struct sockaddr *)&a.ss, a.len), -1);
+	assert_int_equal(errno, ECONNREFUSED);
+	close(fx);
+	/* The next listener takes the free index. */
+	assert_int_equal(wf_addr_parse(&c, "127.0.0.1:0"), 0);
+	assert_int_equal((idx = wf_server_listen(s, &c)), 0);
+	assert_int_equal(wf_server_addr(s, 0, &c), 0);
+	fc = client(&c);
+	round_trip(fc, "c");
+	assert_int_equal(atomic_load(&seen_listener[2]), 0);
+	round_trip(fb, "b again");
+	close(fa);
+	close(fb);
+	close(fc);
+	wf_server_free(s);
+}
+
+static void
+listener_of_each_connection(void **state)
+{
+	(void)state;
+	listeners_close_one_by_one(0);
+}
+
+static void
+listener_of_each_connection_reuseport(void **state)
+{
+	(void)state;
+	listeners_close_one_by_one(1);
+}
+
 int
 main(void)
 {
@@ -425,6 +482,8 @@ main(void)
 		CASE(on_idle_can_keep_a_connection),
 		CASE(ipv6_and_unix_listeners),
 		CASE(free_closes_live_connections),
+		CASE(listener_of_each_connection),
+		CASE(listener_of_each_connection_reuseport),
 	};
 
 	RUN("server", cases);

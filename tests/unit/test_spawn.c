@@ -39,7 +39,7 @@ handler_answers_on_fd3(void **state)
 	int st;
 
 	(void)state;
-	assert_int_equal(weftd_spawn(argv, NULL, 0, &c, err, sizeof(err)), 0);
+	assert_int_equal(weftd_spawn(argv, NULL, 0, NULL, &c, err, sizeof(err)), 0);
 	wf_frame_header(frame, 2, 0, 0);
 	memcpy(frame + WF_FRAME_HDR, "hi", 2);
 	assert_int_equal(write(c.sock, frame, sizeof(frame)), (ssize_t)sizeof(frame));
@@ -98,7 +98,7 @@ child_has_fd3_devnull_env_and_nothing_else(void **state)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGUSR2, SIG_IGN);
-	assert_int_equal(weftd_spawn(argv, env, 4096, &c, err, sizeof(err)), 0);
+	assert_int_equal(weftd_spawn(argv, env, 4096, NULL, &c, err, sizeof(err)), 0);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	signal(SIGUSR2, SIG_DFL);
 
@@ -158,7 +158,7 @@ stdout_and_stderr_reach_the_pipe(void **state)
 	ssize_t n;
 
 	(void)state;
-	assert_int_equal(weftd_spawn(argv, NULL, 0, &c, err, sizeof(err)), 0);
+	assert_int_equal(weftd_spawn(argv, NULL, 0, NULL, &c, err, sizeof(err)), 0);
 	while ((n = read(c.out, buf + got, sizeof(buf) - 1 - got)) > 0)
 		got += (size_t)n;
 	buf[got] = '\0';
@@ -177,12 +177,12 @@ exec_failure_is_reported_with_its_cause(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(weftd_spawn(missing, NULL, 0, &c, err, sizeof(err)),
+	assert_int_equal(weftd_spawn(missing, NULL, 0, NULL, &c, err, sizeof(err)),
 	    -ENOENT);
 	assert_string_equal(err,
 	    "execve(/nonexistent/handler): No such file or directory");
 	assert_int_equal(c.pid, -1);
-	assert_int_equal(weftd_spawn(relative, NULL, 0, &c, err, sizeof(err)),
+	assert_int_equal(weftd_spawn(relative, NULL, 0, NULL, &c, err, sizeof(err)),
 	    -EINVAL);
 	/* No zombie left behind by the failed child. */
 	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);

@@ -63,6 +63,15 @@ WF_EXPORT int wf_server_listen(wf_server *s, const struct wf_addr *addr);
 /* Adopt an already listening socket (socket activation); an index. */
 WF_EXPORT int wf_server_adopt(wf_server *s, int fd);
 
+/*
+ * Close listener i (its index is used again by a later listen); its
+ * connections stay. Any thread but the IO ones, like wf_server_listen.
+ */
+WF_EXPORT int wf_server_close_listener(wf_server *s, unsigned i);
+
+/* The index of the listener c was accepted on; -1 if not a server's. */
+WF_EXPORT int wf_conn_listener(const wf_conn *c);
+
 /* The bound address of listener i (the kernel's port for port 0). */
 WF_EXPORT int wf_server_addr(wf_server *s, unsigned i, struct wf_addr *a);
 

@@ -11,6 +11,7 @@
   client.py ADDR halfclose PAYLOAD...
                                     like send, but shut down the sending
                                     side before reading any answer
+  client.py ADDR route R:PAYLOAD...  like send, each with route id R
   client.py ADDR raw HEX [PAYLOAD]  send a raw 8-byte header (hex) and the
                                     payload, print answers until EOF
 Exit status 1 on any wrong answer; every socket times out after 20 s.
@@ -93,6 +94,10 @@ def main():
         s.shutdown(socket.SHUT_WR)
         if read_frame(s) is None:
             print("closed")
+    elif mode == "route":
+        reqs = [a.partition(":") for a in args]
+        s.sendall(b"".join(frame(p.encode(), int(r)) for r, _, p in reqs))
+        show(s, len(args))
     elif mode == "halfclose":
         s.sendall(b"".join(frame(a.encode()) for a in args))
         s.shutdown(socket.SHUT_WR)

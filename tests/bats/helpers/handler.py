@@ -17,11 +17,17 @@
   exit:N      exit with status N at once
   last        answer, then exit 0 without reading on
   spew:N      print N lines to stderr as fast as it can, then echo
+  who:X       answer "$POOL route=R uid=U gid=G X" (R: the header's route)
+  signal:P,S  try kill(P, S); answer "sent" or the errno's name
+  peek:P      try to read /proc/P/mem; answer "read" or the errno's name
+  limits      answer "nofile=N as=M", our hard limits
 anything else is echoed. With --die-at-start it exits 3 at once. With
 --tags it says hello and answers with each request's tag (flags)."""
 import array
+import errno
 import fcntl
 import os
+import resource
 import socket
 import struct
 import sys
@@ -62,7 +68,7 @@ def main():
         header = read_exact(sock, HEADER.size)
         if header is None:
             return 0
-        length, _, TAG[0] = HEADER.unpack(header)
+        length, route, TAG[0] = HEADER.unpack(header)
         body = read_exact(sock, length) if length else b""
         verb, _, arg = body.decode(errors="replace").partition(":")
         if verb == "sleep":
@@ -73,6 +79,31 @@ def main():
             answer(sock, body, status=int(arg))
         elif verb == "pid":
             answer(sock, str(os.getpid()).encode())
+        elif verb == "who":
+            # Which pool (its env names it), the route it came by, its ids.
+            answer(sock, ("%s route=%d uid=%d gid=%d %s" % (
+                os.environ.get("POOL", "?"), route, os.getuid(),
+                os.getgid(), arg)).encode())
+        elif verb == "signal":
+            # Try to signal a process (weftd, another pool's worker).
+            pid, _, sig = arg.partition(",")
+            try:
+                os.kill(int(pid), int(sig or 0))
+                answer(sock, b"sent")
+            except OSError as e:
+                answer(sock, errno.errorcode[e.errno].encode())
+        elif verb == "peek":
+            # Try to read another process's memory, as a debugger would.
+            try:
+                with open("/proc/%s/mem" % arg, "rb") as f:
+                    f.read(1)
+                answer(sock, b"read")
+            except OSError as e:
+                answer(sock, errno.errorcode[e.errno].encode())
+        elif verb == "limits":
+            answer(sock, ("nofile=%d as=%d" % (
+                resource.getrlimit(resource.RLIMIT_NOFILE)[1],
+                resource.getrlimit(resource.RLIMIT_AS)[1])).encode())
         elif verb == "waiting":
             n = array.array("i", [0])
             fcntl.ioctl(sock.fileno(), termios.FIONREAD, n)

@@ -67,6 +67,8 @@ start_weftd() {
 	"$PYTHON" "$HELPERS/notify_listen.py" "$NOTIFY" "$NLOG" &
 	NPID=$!
 	wait_for test -S "$NOTIFY"
+	# weftd may drop to another user before it says READY=1.
+	chmod a+w "$NOTIFY"
 	NOTIFY_SOCKET="$NOTIFY" "$WEFTD" -f -c "$CONF" "$@" >"$LOG" 2>&1 &
 	WPID=$!
 	wait_for grep -q '^READY=1' "$NLOG"

@@ -1,0 +1,314 @@
+#!/usr/bin/env bats
+# Several pools in one weftd: routing by listener and by route id, in-order
+# answers across pools, isolation, reload adding and removing pools, the
+# checks of -t, users and limits per pool, and the top-level privilege drop.
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+load 'helpers/weftd'
+
+teardown() {
+	weftd_teardown
+	[ -z "${SLOW:-}" ] || kill "$SLOW" 2>/dev/null || true
+}
+
+# pool NAME WORKERS EXTRA: a pool of the Python handler, its env naming it.
+pool() {
+	cat <<-END
+	pool "$1" {
+	  command = { $PY_HANDLER }
+	  workers = $2
+	  env = { "POOL=$1" }
+	  $3
+	}
+	END
+}
+
+# two_pools [EXTRA-TOP] [EXTRA-FAST]: default (1 worker) and "fast" with
+# a listener of its own and routes 7 and 8.
+two_pools() {
+	CONF="$BATS_TEST_TMPDIR/weftd.conf"
+	{
+		cat <<-END
+		listen = { "127.0.0.1:0" }
+		io_threads = 2
+		shutdown_timeout = 10s
+		${1:-}
+		END
+		pool default 1 "queue_limit = 4"
+		pool fast 2 "listen = { \"127.0.0.1:0\" }
+		  routes = { 7, 8 }
+		  ${2:-}"
+	} >"$CONF"
+}
+
+# The address weftd logged for pool NAME's listener.
+addr_of() {
+	sed -n "s/.*listening on \([^ ]*\) for pool $1\$/\1/p" "$LOG" | tail -n 1
+}
+
+@test "each listener delivers to its pool; route 0 means the listener's" {
+	two_pools
+	start_weftd
+	FAST=$(addr_of fast)
+	[ -n "$FAST" ]
+	run $CLIENT "$ADDR" route 0:who:a
+	assert_success
+	assert_output "0 default route=0 uid=$(id -u) gid=$(id -g) a"
+	run $CLIENT "$FAST" route 0:who:b
+	assert_success
+	assert_output "0 fast route=0 uid=$(id -u) gid=$(id -g) b"
+}
+
+@test "a route id picks its pool whatever the listener; an unclaimed one is 'no such route'" {
+	two_pools
+	start_weftd
+	run $CLIENT "$ADDR" route 7:who:a 9:who:b 8:who:c 0:who:d
+	assert_success
+	assert_line --index 0 --partial "0 fast route=7 "
+	assert_line --index 1 "6 no such route: 9"
+	# The connection stays open: what follows is answered.
+	assert_line --index 2 --partial "0 fast route=8 "
+	assert_line --index 3 --partial "0 default route=0 "
+	run $CLIENT "$(addr_of fast)" route 0:x 65535:y
+	assert_line --index 1 "6 no such route: 65535"
+}
+
+@test "one connection's requests to several pools are answered in order" {
+	two_pools
+	start_weftd
+	run $CLIENT "$ADDR" route 0:sleep:0.5 7:one 0:two 8:three 7:sleep:0.2 0:four
+	assert_success
+	assert_output "$(printf '%s\n' '0 sleep:0.5' '0 one' '0 two' '0 three' \
+	    '0 sleep:0.2' '0 four')"
+}
+
+# A slow pool, its worker busy and its queue full, does not delay another.
+@test "a saturated pool does not slow another: the fast pool's p99 with and without" {
+	two_pools
+	start_weftd
+	FAST=$(addr_of fast)
+	run timeout 60 "$PYTHON" "$HELPERS/latency.py" "$FAST" 300
+	assert_success
+	idle=$output
+	# The default pool: 1 worker asleep, 4 queued, the rest overloaded.
+	SENT_FILE="$BATS_TEST_TMPDIR/sent" $CLIENT "$ADDR" send sleep:4 \
+	    sleep:4 sleep:4 sleep:4 sleep:4 x x x >"$BATS_TEST_TMPDIR/slow.out" &
+	SLOW=$!
+	wait_for test -f "$BATS_TEST_TMPDIR/sent"
+	wait_for grep -q "sleeping" "$LOG"
+	run timeout 60 "$PYTHON" "$HELPERS/latency.py" "$FAST" 300
+	assert_success
+	busy=$output
+	# Every fast request was answered while the slow pool's first still ran.
+	kill -0 "$SLOW"
+	[ ! -s "$BATS_TEST_TMPDIR/slow.out" ]
+	echo "# fast pool, 300 requests: idle neighbour: $idle; saturated neighbour: $busy" >&3
+	# On the same connection: only in-order delivery waits.
+	run $CLIENT "$ADDR" route 7:a
+	assert_output --partial "0 a"
+	kill "$SLOW" 2>/dev/null || true
+	SLOW=
+}
+
+@test "weftd -t: routes, listeners and names claimed twice, unreachable pools, users" {
+	CONF="$BATS_TEST_TMPDIR/weftd.conf"
+	{ pool a 1 "routes = { 1, 2 }"; pool b 1 "routes = { 3, 2 }"; } >"$CONF"
+	run timeout 10 "$WEFTD" -t -c "$CONF"
+	assert_failure 1
+	assert_output "weftd: $CONF:11: routes: 2 is pool \"a\"'s already (line 5)"
+	{ pool a 1 "listen = { \"127.0.0.1:7009\" }"
+	  pool b 1 "listen = { \"*:7010\", \"0.0.0.0:7010\" }"; } >"$CONF"
+	run timeout 10 "$WEFTD" -t -c "$CONF"
+	assert_failure 1
+	assert_output "weftd: $CONF:11: listen: *:7010 is listed twice"
+	{ pool a 1 "routes = { 1 }"; pool a 1 "routes = { 2 }"; } >"$CONF"
+	run timeout 10 "$WEFTD" -t -c "$CONF"
+	assert_failure 1
+	assert_output --partial "duplicate title 'a'"
+	pool lost 1 "" >"$CONF"
+	run timeout 10 "$WEFTD" -t -c "$CONF"
+	assert_failure 1
+	assert_output "weftd: $CONF:2: pool \"lost\" has neither listen nor routes: no request could reach it"
+	pool a 1 "routes = { 1 }
+	  user = \"no-such-user-here\"" >"$CONF"
+	run timeout 10 "$WEFTD" -t -c "$CONF"
+	assert_failure 1
+	assert_output "weftd: $CONF:6: user: no such user \"no-such-user-here\""
+	{ echo 'listen = { "127.0.0.1:7011" }'; pool a 1 "routes = { 1 }"; } >"$CONF"
+	run timeout 10 "$WEFTD" -t -c "$CONF"
+	assert_failure 1
+	assert_output --partial "listen: the top-level addresses go to pool \"default\""
+	{ pool default 1 ""; pool b 1 "routes = { 0 }"; } >"$CONF"
+	run timeout 10 "$WEFTD" -t -c "$CONF"
+	assert_failure 1
+	assert_output --partial "routes: 0 is not a route id 1..65535"
+}
+
+@test "a pool's handlers get its rlimit_nofile and rlimit_as" {
+	two_pools "" "rlimit_nofile = 123
+	  rlimit_as = 3g"
+	start_weftd
+	run $CLIENT "$ADDR" route 7:limits 0:limits
+	assert_success
+	assert_line --index 0 "0 nofile=123 as=3221225472"
+	refute_line --index 1 "0 nofile=123 as=3221225472"
+}
+
+@test "SIGHUP adds and removes pools under load; no request is lost" {
+	two_pools
+	start_weftd
+	FAST=$(addr_of fast)
+	# Load on both pools, through the reload: every request is answered,
+	# those for the removed pool after it went with `no such route`.
+	run_load() {
+		READY_FILE="$2.on" timeout 60 "$PYTHON" "$HELPERS/latency.py" \
+		    "$1" 2000 6 >"$2" 2>&1
+	}
+	run_load "$ADDR" "$BATS_TEST_TMPDIR/load1" &
+	L1=$!
+	run_load "$FAST" "$BATS_TEST_TMPDIR/load2" &
+	L2=$!
+	wait_for test -f "$BATS_TEST_TMPDIR/load1.on"
+	wait_for test -f "$BATS_TEST_TMPDIR/load2.on"
+	# "fast" goes, "extra" comes with its own listener and route 7.
+	{
+		echo 'listen = { "127.0.0.1:0" }'
+		echo 'io_threads = 2'
+		pool default 1 "queue_limit = 4"
+		pool extra 1 "listen = { \"127.0.0.1:0\" }
+		  routes = { 7 }"
+	} >"$CONF"
+	kill -HUP "$WPID"
+	wait_for grep -q "reload: pool fast removed" "$LOG"
+	wait_for grep -q "listening on .* for pool extra" "$LOG"
+	wait "$L1"
+	wait "$L2" || { cat "$BATS_TEST_TMPDIR/load2"; false; }
+	# Every request of both was answered, the removed pool's included.
+	grep -q "^p50=" "$BATS_TEST_TMPDIR/load1"
+	grep -q "^6: 0$" "$BATS_TEST_TMPDIR/load1"
+	grep -q "^p50=" "$BATS_TEST_TMPDIR/load2"
+	run $CLIENT "$(addr_of extra)" route 0:who:x 7:who:y 8:who:z
+	assert_line --index 0 --partial "0 extra route=0"
+	assert_line --index 1 --partial "0 extra route=7"
+	assert_line --index 2 "6 no such route: 8"
+	wait_for grep -q "pool fast: removed" "$LOG"
+	# Its listener is closed; its workers are gone.
+	run timeout 5 "$PYTHON" -c "import socket,sys; h,p='$FAST'.rsplit(':',1); socket.create_connection((h,int(p)),2)"
+	assert_failure
+	wait_for sh -c "! grep -q 'POOL=fast' /proc/$WPID/task/*/children 2>/dev/null"
+	run $CLIENT "$ADDR" route 0:who:d
+	assert_output --partial "0 default route=0"
+}
+
+@test "a reload that cannot bind a new listener changes nothing" {
+	two_pools
+	start_weftd
+	"$PYTHON" -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); open('$BATS_TEST_TMPDIR/port','w').write(str(s.getsockname()[1])); time.sleep(30)" &
+	HOLD=$!
+	wait_for test -s "$BATS_TEST_TMPDIR/port"
+	{
+		echo 'listen = { "127.0.0.1:0" }'
+		pool default 1 ""
+		pool other 1 "listen = { \"127.0.0.1:$(cat "$BATS_TEST_TMPDIR/port")\" }"
+	} >"$CONF"
+	kill -HUP "$WPID"
+	wait_for grep -q "reload: could not set up the new pools and listeners; keeping the running configuration" "$LOG"
+	kill "$HOLD"
+	run $CLIENT "$ADDR" route 7:who:a
+	assert_output --partial "0 fast route=7"
+	run $CLIENT "$(addr_of fast)" route 0:who:b
+	assert_output --partial "0 fast route=0"
+}
+
+# Let other users (weftd after its drop) reach this test's files: the
+# config, the notify socket.
+open_tmpdir() {
+	local d=$BATS_TEST_TMPDIR
+	while [ "$d" != / ] && [ "$d" != /tmp ]; do
+		chmod a+rx "$d"
+		d=$(dirname "$d")
+	done
+	chmod a+r "$CONF"
+}
+
+# /proc/PID/status's Uid or Gid line: real, effective, saved, fs.
+ids_of() {
+	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | tr -s '\t ' ' '
+}
+
+@test "started as root with user, weftd drops to it after binding; its handlers too" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	two_pools 'user = "nobody"
+	  listen = { "127.0.0.1:0", "127.0.0.1:1023" }'
+	open_tmpdir
+	start_weftd
+	uid=$(id -u nobody)
+	gid=$(id -g nobody)
+	assert_equal "$(ids_of "$WPID" Uid)" "$uid $uid $uid $uid"
+	assert_equal "$(ids_of "$WPID" Gid)" "$gid $gid $gid $gid"
+	grep -q "running as user nobody (uid $uid, gid $gid)" "$LOG"
+	grep -q "listening on 127.0.0.1:1023" "$LOG"
+	for w in $(children); do
+		assert_equal "$(ids_of "$w" Uid)" "$uid $uid $uid $uid"
+	done
+	run $CLIENT "$ADDR" route 0:who:a
+	assert_output "0 default route=0 uid=$uid gid=$gid a"
+}
+
+@test "as root without user, weftd warns once that it and its handlers run as root" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	two_pools
+	start_weftd
+	assert_equal "$(grep -c 'running as root' "$LOG")" 1
+	grep -q "set user (and group) at the top of $CONF" "$LOG"
+}
+
+@test "not root, a user that is another one is an error at start and from -t" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to become another user"
+	two_pools 'user = "daemon"'
+	open_tmpdir
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    timeout 10 "$WEFTD" -t -c "$CONF"
+	assert_failure 1
+	assert_output "weftd: $CONF: user daemon: weftd runs as uid $(id -u nobody), not root, and cannot become another user"
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    timeout 10 "$WEFTD" -f -c "$CONF"
+	assert_failure 1
+	assert_output --partial "cannot become another user"
+}
+
+@test "each pool's handlers run as its user and cannot signal or read weftd or another pool" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	two_pools "" 'user = "nobody"'
+	sed -i 's/workers = 1/workers = 1\n  user = "daemon"/' "$CONF"
+	open_tmpdir
+	start_weftd
+	nobody=$(id -u nobody)
+	daemon=$(id -u daemon)
+	run $CLIENT "$ADDR" route 7:who:a 0:who:b 0:pid
+	assert_line --index 0 "0 fast route=7 uid=$nobody gid=$(id -g nobody) a"
+	assert_line --index 1 "0 default route=0 uid=$daemon gid=$(id -g daemon) b"
+	other=$(echo "$output" | sed -n 3p | cut -d' ' -f2)
+	assert_equal "$(ids_of "$other" Uid)" "$daemon $daemon $daemon $daemon"
+	# From a handler of "fast": weftd and the default pool's worker.
+	run $CLIENT "$ADDR" route "7:signal:$WPID,15" "7:signal:$other,9" \
+	    "7:peek:$WPID" "7:peek:$other"
+	assert_output "$(printf '%s\n' '0 EPERM' '0 EPERM' '0 EACCES' '0 EACCES')"
+	kill -0 "$WPID"
+	kill -0 "$other"
+}
+
+@test "conf/weftd-pools.conf, the example, is valid and serves both pools" {
+	CONF="$BATS_TEST_TMPDIR/weftd.conf"
+	sed -e "s|/usr/libexec/weft/echo.py|$TOP/examples/handlers/echo.py|" \
+	    -e "s|/usr/libexec/weft/echo|$C_ECHO|" \
+	    -e "s|/usr/bin/python3|$PYTHON|" \
+	    -e 's|127.0.0.1:700[01]|127.0.0.1:0|' "$TOP/conf/weftd-pools.conf" >"$CONF"
+	run timeout 10 "$WEFTD" -t -c "$CONF"
+	assert_success
+	start_weftd
+	run $CLIENT "$ADDR" route 0:a 10:b
+	assert_success
+	assert_output "$(printf '0 a\n0 b')"
+}

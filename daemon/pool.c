@@ -39,6 +39,7 @@
 #define LIFE_BURST 20
 
 static void fill(struct pool *p);
+static void removed_step(struct pool *p);
 
 /* --- output: stdout and stderr, line by line ----------------------------- */
 
@@ -400,17 +401,21 @@ reaped(struct worker *w, int st)
 /* --- a removed pool ------------------------------------------------------ */
 
 /*
- * The last of a removed pool: no request of its is left, and no worker.
- * Two rounds of a task through every IO loop, and then its lanes are
- * freed: after the first, no loop is still in a call that began before
- * (one that may post to another loop with a lane of the pool); after the
- * second, whatever such a call posted has run.
+ * A removed pool goes in steps, each after a round of a task through every
+ * IO loop (posted after whatever was posted to them before):
+ *
+ *   1. after the views that no longer route to it: no new request comes;
+ *   2. once no request of its is left: its workers are retired;
+ *   3. once they are gone, two more rounds, and its lanes are freed: after
+ *      the first no loop is still in a call that began before (one that may
+ *      post to another loop with a lane of the pool), after the second
+ *      whatever such a call posted has run.
  */
 struct sweep {
 	struct pool *p;
 	atomic_uint left;
 	atomic_bool failed; /* a post failed: try again at the next tick */
-	int round;
+	int round;          /* 0: unrouting; 1, 2: freeing */
 };
 
 static void sweep_post(struct sweep *sw);
@@ -427,7 +432,14 @@ sweep_main(void *arg)
 		p->sweeping = false;
 		return;
 	}
-	if (sw->round++ == 0) {
+	if (sw->round == 0) {
+		free(sw);
+		p->sweeping = false;
+		p->unrouted = true;
+		removed_step(p);
+		return;
+	}
+	if (sw->round++ == 1) {
 		sweep_post(sw);
 		return;
 	}
@@ -447,7 +459,7 @@ sweep_loop(void *arg)
 	struct weftd *d = sw->p->d;
 	unsigned i;
 
-	for (i = 0; i < d->nfronts; i++)
+	for (i = 0; sw->round > 0 && i < d->nfronts; i++)
 		if (wf_loop_on_thread(d->fronts[i].loop))
 			dispatch_forget(&d->fronts[i], sw->p->slot);
 	/* Failing, the main loop is being freed: pool_free_all() frees it. */
@@ -472,28 +484,29 @@ sweep_post(struct sweep *sw)
 		sweep_main(sw);
 }
 
-/*
- * A removed pool's next step, when its state changed: once no request of
- * its is left, its workers are retired; once they are gone, it goes.
- */
+/* A removed pool's next step, when something changed (see above). */
 static void
 removed_step(struct pool *p)
 {
 	struct worker *w;
 	struct sweep *sw;
 
-	if (!p->removed || p->ds == NULL || dispatch_pool_pending(p) > 0)
+	if (!p->removed || p->sweeping || !p->views_posted)
 		return;
-	LIST_FOREACH(w, &p->all, plink)
-		if (!w->retired)
-			pool_retire(w, "pool removed");
-	if (!LIST_EMPTY(&p->all) || dispatch_pool_workers(p) > 0 ||
-	    p->sweeping)
-		return;
-	p->sweeping = true;
+	if (p->unrouted) {
+		if (dispatch_pool_pending(p) > 0)
+			return;
+		LIST_FOREACH(w, &p->all, plink)
+			if (!w->retired)
+				pool_retire(w, "pool removed");
+		if (!LIST_EMPTY(&p->all) || dispatch_pool_workers(p) > 0)
+			return;
+	}
 	if ((sw = calloc(1, sizeof(*sw))) == NULL)
-		return; /* kept until exit */
+		return; /* the next tick tries again */
+	p->sweeping = true;
 	sw->p = p;
+	sw->round = p->unrouted ? 1 : 0;
 	sweep_post(sw);
 }
 
@@ -506,7 +519,18 @@ pool_remove(struct pool *p)
 	weftd_log(LOG_NOTICE, "reload: pool %s removed: its listeners are "
 	    "closed; it stops once its %u requests are answered",
 	    p->cfg->name, dispatch_pool_pending(p));
-	removed_step(p);
+}
+
+void
+pool_views_posted(struct weftd *d)
+{
+	unsigned i;
+
+	for (i = 0; i < MAX_POOLS; i++)
+		if (d->pools[i] && d->pools[i]->removed) {
+			d->pools[i]->views_posted = true;
+			removed_step(d->pools[i]);
+		}
 }
 
 /* --- the pools ----------------------------------------------------------- */

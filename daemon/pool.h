@@ -94,6 +94,8 @@ struct pool {
 	bool removed;         /* by a reload: stops once its requests are done */
 	bool sweeping;        /* removed, and on its way out (pool.c) */
 	bool fresh;           /* added by a reload not committed yet: no routes */
+	bool views_posted;    /* removed, and views without it are on their way */
+	bool unrouted;        /* ... and every loop has them */
 	struct weftd_rl life_rl;  /* worker start and exit lines */
 	/* Before its log lines: "pool NAME: ", "" for `default` (as before pools). */
 	char tag[POOL_NAME_MAX + 8];
@@ -122,6 +124,8 @@ void pool_stop(struct weftd *d, void (*done)(struct weftd *));
 void pool_reload(struct pool *p, struct weftd_pool_cfg *cfg);
 /* A reload removed p: once its requests are answered, it stops and goes. */
 void pool_remove(struct pool *p);
+/* dispatch_views() posted views without the removed pools: they go on. */
+void pool_views_posted(struct weftd *d);
 /* Workers of the running configurations, started and not retired. */
 unsigned pool_live(const struct weftd *d);
 /* Workers configured, all pools together. */

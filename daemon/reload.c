@@ -131,6 +131,7 @@ drop_fresh(struct weftd *d)
 			pool_remove(d->pools[s]);
 		}
 	(void)dispatch_views(d);
+	pool_views_posted(d);
 }
 
 void
@@ -215,5 +216,6 @@ weftd_reload(struct weftd *d)
 	weftd_log_level(d->cfg.log_level);
 	front_apply(d);
 	(void)dispatch_views(d);
+	pool_views_posted(d);
 	weftd_notify_status(d, "READY=1\n");
 }

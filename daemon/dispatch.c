@@ -61,7 +61,7 @@ xfer_add(struct lane *l, struct xfer *x, struct job *j)
 	*x->tail = j;
 	x->tail = &j->next;
 	l->xdirty = true;
-	front_kick(l->f);
+	lane_kick(l);
 }
 
 /* j is answered: to its client, on this loop or in the batch for its own. */
@@ -97,7 +97,7 @@ nudge_task(void *arg)
 	struct lane *l = arg;
 
 	atomic_store(&l->nudged, false);
-	front_kick(l->f);
+	lane_kick(l);
 }
 
 static void
@@ -120,7 +120,7 @@ enqueue(struct lane *l, struct job *j)
 	ds->qtail = &j->next;
 	atomic_fetch_add(&ds->qlen, 1);
 	pthread_mutex_unlock(&ds->qlock);
-	front_kick(l->f); /* this loop's flush pulls, if it has room by then */
+	lane_kick(l); /* this loop's flush pulls, if it has room by then */
 	/* A loop that got room since we looked pulls it. */
 	for (i = 0; i < ds->nlanes; i++) {
 		struct lane *m = ds->lanes[i];
@@ -364,6 +364,11 @@ dispatch_flush(struct front *f)
 
 	for (i = 0; i < f->nactive; i++) {
 		l = f->active[i];
+		/* Another pool's traffic costs this one nothing. */
+		if (!l->kicked && !l->xdirty && l->to_write == NULL &&
+		    atomic_load(&l->ds->qlen) == 0)
+			continue;
+		l->kicked = false;
 		publish(l);
 		if (atomic_load(&l->ds->qlen)) {
 			pull(l);
@@ -565,6 +570,13 @@ dispatch_free(struct pool *p)
 
 /* --- views: each loop's lanes and routes --------------------------------- */
 
+/* A route id and the slot of the pool that claims it. */
+struct route {
+	uint16_t id;
+	uint16_t slot;
+};
+
+/* What a loop knows of the pools; it keeps the last it was given. */
 struct view {
 	struct front *f;
 	struct lane *lanes[MAX_POOLS];
@@ -596,13 +608,8 @@ take_view(void *arg)
 		l->nworkers = v->lim[s].nworkers;
 		l->request_ms = v->lim[s].request_ms;
 	}
-	free(f->routes);
-	/* The view's routes move to a block of their own; the view goes. */
-	f->routes = malloc((v->nroutes + 1) * sizeof(*f->routes));
-	f->nroutes = f->routes ? v->nroutes : 0;
-	if (f->routes)
-		memcpy(f->routes, v->routes, v->nroutes * sizeof(*v->routes));
-	free(v);
+	free(f->view); /* the loop keeps the view: its routes */
+	f->view = v;
 }
 
 static int
@@ -677,6 +684,6 @@ dispatch_route(struct front *f, const struct client *c, uint16_t route)
 		return l && l->routable && l->serial == c->home_serial ? l :
 		    NULL;
 	}
-	r = bsearch(&key, f->routes, f->nroutes, sizeof(*r), by_id);
+	r = bsearch(&key, f->view->routes, f->view->nroutes, sizeof(*r), by_id);
 	return r ? f->lanes[r->slot] : NULL;
 }

@@ -953,7 +953,7 @@ front_stop(struct weftd *d)
 		/* The loop is gone: its timer with it. */
 		d->fronts[i].tick = NULL;
 		d->fronts[i].loop = NULL;
-		free(d->fronts[i].routes);
-		d->fronts[i].routes = NULL;
+		free(d->fronts[i].view);
+		d->fronts[i].view = NULL;
 	}
 }

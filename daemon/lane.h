@@ -40,6 +40,7 @@ struct lane {
 	unsigned nidle;
 	struct xfer *req, *ans;  /* per loop: requests and answers for it */
 	bool xdirty;             /* some xfer is not empty */
+	bool kicked;             /* changed since the last flush (lane_kick) */
 	bool closed;             /* dispatch_close(): drop everything */
 	unsigned placed;         /* main thread: workers given it */
 	/* Read by the other loops. */
@@ -67,6 +68,17 @@ static inline uint64_t
 frame_size(const struct job *j)
 {
 	return WF_FRAME_HDR + (uint64_t)job_len(j);
+}
+
+/*
+ * Something of l changed: the flush at the end of this iteration looks at
+ * it (and at no lane that did not change, but for one with a queue).
+ */
+static inline void
+lane_kick(struct lane *l)
+{
+	l->kicked = true;
+	front_kick(l->f);
 }
 
 /* dispatch.c: on l's loop. */

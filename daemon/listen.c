@@ -47,6 +47,24 @@ lmap_of(const struct pool *p)
 	return p ? LMAP(p->slot, p->serial) : 0;
 }
 
+/* An adopted socket goes to the pool its name names, else to `default`. */
+static void
+remap_adopted(struct weftd *d, int idx)
+{
+	struct pool *p = NULL, *dflt = NULL;
+	unsigned i;
+
+	for (i = 0; i < MAX_POOLS; i++) {
+		if (d->pools[i] == NULL || d->pools[i]->removed)
+			continue;
+		if (strcmp(d->pools[i]->cfg->name, d->ls_key[idx]) == 0)
+			p = d->pools[i];
+		if (strcmp(d->pools[i]->cfg->name, DEFAULT_POOL) == 0)
+			dflt = d->pools[i];
+	}
+	atomic_store(&d->lmap[idx], lmap_of(p ? p : dflt));
+}
+
 /* Socket activation: systemd's sockets replace every listen setting. */
 static int
 adopt_sockets(struct weftd *d, int n, char **names)
@@ -66,8 +84,9 @@ adopt_sockets(struct weftd *d, int n, char **names)
 			    strerror(-idx));
 			return idx;
 		}
-		d->ls_addr[idx] = strdup(names && names[i] ? names[i] : "");
-		listen_remap_adopted(d, idx);
+		snprintf(d->ls_key[idx], sizeof(d->ls_key[idx]), "%s",
+		    names && names[i] ? names[i] : "");
+		remap_adopted(d, idx);
 		p = NULL;
 		if (atomic_load(&d->lmap[idx]))
 			p = d->pools[(atomic_load(&d->lmap[idx]) & 0xff) - 1];
@@ -77,25 +96,6 @@ adopt_sockets(struct weftd *d, int n, char **names)
 	weftd_log(LOG_INFO, "socket activation: %d sockets from systemd; the "
 	    "listen settings are not used", n);
 	return 0;
-}
-
-/* An adopted socket goes to the pool its name names, else to `default`. */
-void
-listen_remap_adopted(struct weftd *d, int idx)
-{
-	struct pool *p = NULL, *dflt = NULL;
-	unsigned i;
-
-	for (i = 0; i < MAX_POOLS; i++) {
-		if (d->pools[i] == NULL || d->pools[i]->removed)
-			continue;
-		if (strcmp(d->pools[i]->cfg->name, d->ls_addr[idx] ?
-		    d->ls_addr[idx] : "") == 0)
-			p = d->pools[i];
-		if (strcmp(d->pools[i]->cfg->name, DEFAULT_POOL) == 0)
-			dflt = d->pools[i];
-	}
-	atomic_store(&d->lmap[idx], lmap_of(p ? p : dflt));
 }
 
 /*
@@ -119,10 +119,9 @@ listen_apply(struct weftd *d, char *const *top, unsigned ntop,
 		if (strcmp(cfgs[k]->name, DEFAULT_POOL) == 0)
 			dflt = pools[k];
 
-	if (d->ls_fixed) {
-		for (i = 0; i < MAX_ADDRS; i++)
-			if (d->ls_addr[i])
-				listen_remap_adopted(d, (int)i);
+	if (d->adopted) {
+		for (i = 0; i < d->adopted; i++)
+			remap_adopted(d, (int)i);
 		return 0;
 	}
 	for (i = 0; i < ntop && dflt && nw < MAX_ADDRS; i++) {
@@ -143,8 +142,7 @@ listen_apply(struct weftd *d, char *const *top, unsigned ntop,
 	for (k = 0; k < nw; k++) {
 		m[k] = MAX_ADDRS;
 		for (i = 0; i < MAX_ADDRS; i++)
-			if (d->ls_addr[i] && !keep[i] &&
-			    strcmp(d->ls_addr[i], want[k].addr) == 0 &&
+			if (!keep[i] && strcmp(d->ls_key[i], want[k].addr) == 0 &&
 			    atomic_load(&d->lmap[i]) == lmap_of(want[k].p)) {
 				keep[i] = true;
 				m[k] = i;
@@ -156,8 +154,7 @@ listen_apply(struct weftd *d, char *const *top, unsigned ntop,
 			continue;
 		/* Port 0 is a new port each time: never another pool's. */
 		for (i = 0; i < MAX_ADDRS && !port0(want[k].addr); i++)
-			if (d->ls_addr[i] && !keep[i] &&
-			    strcmp(d->ls_addr[i], want[k].addr) == 0)
+			if (!keep[i] && strcmp(d->ls_key[i], want[k].addr) == 0)
 				break;
 		if (i < MAX_ADDRS && !port0(want[k].addr)) {
 			keep[i] = true;
@@ -177,20 +174,21 @@ listen_apply(struct weftd *d, char *const *top, unsigned ntop,
 		m[k] = (unsigned)idx;
 	}
 	for (i = 0; i < MAX_ADDRS; i++) {
-		if (d->ls_addr[i] == NULL || keep[i])
+		if (d->ls_key[i][0] == '\0' || keep[i])
 			continue;
 		weftd_log(LOG_INFO, "listen %s: closed (no pool names it)",
-		    d->ls_addr[i]);
+		    d->ls_key[i]);
 		(void)wf_server_close_listener(d->server, i);
 		atomic_store(&d->lmap[i], 0);
-		free(d->ls_addr[i]);
-		d->ls_addr[i] = NULL;
+		d->ls_key[i][0] = '\0';
 	}
 	for (k = 0; k < nw; k++) {
 		i = m[k];
 		atomic_store(&d->lmap[i], lmap_of(want[k].p));
 		if (opened[i]) {
-			d->ls_addr[i] = strdup(want[k].addr);
+			_Static_assert(sizeof(d->ls_key[i]) ==
+			    sizeof(want[k].addr), "one size of address");
+			memcpy(d->ls_key[i], want[k].addr, sizeof(d->ls_key[i]));
 			log_listener(d, (int)i, want[k].p->cfg->name, "");
 		}
 	}
@@ -210,7 +208,7 @@ listen_start(struct weftd *d)
 		return n;
 	}
 	if (n > 0) {
-		d->ls_fixed = true;
+		d->adopted = (unsigned)n;
 		rc = adopt_sockets(d, n, names);
 	} else {
 		struct weftd_pool_cfg *cfgs[MAX_POOLS];
@@ -229,15 +227,4 @@ listen_start(struct weftd *d)
 		free(names[i]);
 	free(names);
 	return rc;
-}
-
-void
-listen_free(struct weftd *d)
-{
-	unsigned i;
-
-	for (i = 0; i < MAX_ADDRS; i++) {
-		free(d->ls_addr[i]);
-		d->ls_addr[i] = NULL;
-	}
 }

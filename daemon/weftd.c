@@ -284,6 +284,36 @@ drop_privileges(struct weftd *d)
 	return 0;
 }
 
+/*
+ * One pool keeps the line operators have always grepped for; with several,
+ * each pool says its own and the last line sums them up.
+ */
+static void
+log_ready(const struct weftd *d)
+{
+	const struct pool *only = NULL;
+	unsigned i, n = 0;
+
+	for (i = 0; i < MAX_POOLS; i++)
+		if (d->pools[i]) {
+			only = d->pools[i];
+			n++;
+		}
+	if (n == 1) {
+		weftd_log(LOG_NOTICE, "%sready: %u IO threads, %u workers of %s",
+		    only->tag, d->cfg.io_threads, only->cfg->workers,
+		    only->cfg->argv[0]);
+		return;
+	}
+	for (i = 0; i < MAX_POOLS; i++)
+		if (d->pools[i])
+			weftd_log(LOG_NOTICE, "%sready: %u workers of %s",
+			    d->pools[i]->tag, d->pools[i]->cfg->workers,
+			    d->pools[i]->cfg->argv[0]);
+	weftd_log(LOG_NOTICE, "ready: %u IO threads, %u workers in %u pools",
+	    d->cfg.io_threads, pool_configured(d), n);
+}
+
 static int
 start(struct weftd *d)
 {
@@ -325,13 +355,7 @@ start(struct weftd *d)
 			return rc;
 	if ((rc = start_watchdog(d)) < 0)
 		return rc;
-	for (i = 0; i < MAX_POOLS; i++)
-		if (d->pools[i])
-			weftd_log(LOG_NOTICE, "%sready: %u workers of %s",
-			    d->pools[i]->tag, d->pools[i]->cfg->workers,
-			    d->pools[i]->cfg->argv[0]);
-	weftd_log(LOG_NOTICE, "ready: %u IO threads, %u workers",
-	    d->cfg.io_threads, pool_configured(d));
+	log_ready(d);
 	weftd_notify_status(d, "READY=1\n");
 	(void)wf_timer_start(d->status_timer, STATUS_EVERY_MS, STATUS_EVERY_MS);
 	return 0;
@@ -344,7 +368,6 @@ finish(struct weftd *d)
 	dispatch_close(d);
 	front_stop(d);
 	pool_free(d);
-	listen_free(d);
 	if (d->signals)
 		wf_signal_stop(d->signals);
 	if (d->status_timer)

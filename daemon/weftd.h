@@ -121,13 +121,13 @@ struct front {
 	unsigned index;
 	/*
 	 * dispatch.c: each pool's lane on this loop, by slot, and the route
-	 * table; set by the main thread's posts (dispatch_views()).
+	 * table (in the view); set by the main thread's posts
+	 * (dispatch_views()), before any connection opens.
 	 */
 	struct lane *lanes[MAX_POOLS];
 	struct lane *active[MAX_POOLS]; /* the lanes, packed */
 	unsigned nactive;
-	struct route *routes;        /* by id */
-	unsigned nroutes;
+	struct view *view;
 	/* Copies: the IO threads never read d->cfg, which a reload rewrites. */
 	uint32_t max_frame;
 	unsigned max_pipeline;
@@ -148,12 +148,6 @@ struct front {
 	_Alignas(64) atomic_ulong pongs;
 };
 
-/* A route id and the slot of the pool that claims it. */
-struct route {
-	uint16_t id;
-	uint16_t slot;
-};
-
 /* What a listener delivers to: its pool's slot + 1 and serial << 8; 0: none. */
 #define LMAP(slot, serial) (((unsigned)(slot) + 1) | (unsigned)(serial) << 8)
 
@@ -167,9 +161,12 @@ struct weftd {
 	struct pool *pools[MAX_POOLS]; /* main thread; by slot */
 	unsigned pool_serial;
 	void (*pools_done)(struct weftd *); /* pool_stop(): when all are reaped */
-	/* Listeners (wf_server's index): their address and pool. */
-	char *ls_addr[MAX_ADDRS];       /* main thread; NULL: not open */
-	bool ls_fixed;                  /* socket activation: no reload */
+	/*
+	 * Listeners (by wf_server's index): their address as formatted, or a
+	 * socket from systemd's FileDescriptorName; "": not open. Main thread.
+	 */
+	char ls_key[MAX_ADDRS][128];
+	unsigned adopted; /* socket activation: listeners 0.., fixed */
 	atomic_uint lmap[MAX_ADDRS];    /* LMAP() */
 	atomic_uint clients;       /* open client connections */
 	atomic_ullong served;      /* answers given to clients' loops */
@@ -247,8 +244,6 @@ struct pool;
 int listen_apply(struct weftd *d, char *const *top, unsigned ntop,
     struct weftd_pool_cfg *const *cfgs, struct pool *const *pools,
     unsigned n);
-void listen_remap_adopted(struct weftd *d, int idx);
-void listen_free(struct weftd *d);
 
 /* reload.c: SIGHUP. */
 void weftd_reload(struct weftd *d);

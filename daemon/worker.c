@@ -88,6 +88,7 @@ idle_update(struct lane *l, struct worker *w)
 {
 	bool idle = usable(w) && w->njobs == 0;
 
+	l->kicked = true; /* its load changed: the next flush publishes it */
 	if (idle == w->idle)
 		return;
 	w->idle = idle;
@@ -202,7 +203,7 @@ worker_assign(struct lane *l, struct worker *w, struct job *j)
 		w->wnext = l->to_write;
 		l->to_write = w;
 	}
-	front_kick(l->f);
+	lane_kick(l);
 }
 
 static struct job *
@@ -502,7 +503,7 @@ answers_done(struct worker *w, wf_conn *conn, size_t in_len, int rc)
 		return;
 	}
 	idle_update(l, w);
-	front_kick(l->f);
+	lane_kick(l);
 }
 
 static void
@@ -576,7 +577,7 @@ finish_down(struct lane *l, struct worker *w)
 	if (!w->dead)
 		worker_take_down(l, w, WEFTD_WORKER_FAILED, "worker failed");
 	worker_unlink(w);
-	front_kick(l->f);
+	lane_kick(l);
 	worker_unref(w);
 }
 
@@ -623,7 +624,7 @@ worker_up_task(void *arg)
 	wf_conn_set_limits(w->conn, 0, (size_t)l->f->max_frame + WF_FRAME_HDR,
 	    PIPE_BYTES + (size_t)l->f->max_frame + WF_FRAME_HDR);
 	idle_update(l, w);
-	front_kick(l->f);
+	lane_kick(l);
 }
 
 static void
@@ -634,7 +635,7 @@ worker_ready_task(void *arg)
 	w->io_ready = true;
 	if (!w->lane->closed) {
 		idle_update(w->lane, w);
-		front_kick(w->lane->f);
+		lane_kick(w->lane);
 	}
 	worker_unref(w);
 }

@@ -18,6 +18,8 @@ all_gone() {
 @test "READY, STATUS and STOPPING arrive on the notify socket in that order" {
 	write_conf
 	start_weftd
+	# The line operators grep for, unchanged since there was one pool.
+	grep -q "notice: ready: 2 IO threads, 2 workers of $C_ECHO$" "$LOG"
 	run $CLIENT "$ADDR" send one two
 	wait_for grep -q "STATUS=.*2 requests served, 2/2 workers" "$NLOG"
 	stop_weftd

@@ -52,6 +52,9 @@ addr_of() {
 	start_weftd
 	FAST=$(addr_of fast)
 	[ -n "$FAST" ]
+	grep -q "notice: ready: 1 workers of $PYTHON$" "$LOG"
+	grep -q "notice: pool fast: ready: 2 workers of $PYTHON$" "$LOG"
+	grep -q "notice: ready: 2 IO threads, 3 workers in 2 pools$" "$LOG"
 	run $CLIENT "$ADDR" route 0:who:a
 	assert_success
 	assert_output "0 default route=0 uid=$(id -u) gid=$(id -g) a"

@@ -38,6 +38,9 @@ struct errbuf {
 	/* Where each section's command is: what -t's file:line points at. */
 	struct { const cfg_t *sec; int line; } cmd[MAX_POOLS + 1];
 	unsigned ncmd;
+	/* How many addresses each section's listen has (the top level's too). */
+	struct { const cfg_t *sec; unsigned n; } addrs[MAX_POOLS + 2];
+	unsigned naddrs;
 };
 
 static const struct {
@@ -350,6 +353,36 @@ claim(cfg_t *cfg, const char *kind, const char *what)
 	return 0;
 }
 
+/*
+ * cfg's listen has n addresses: an error, at its line, if that makes more
+ * than MAX_ADDRS in all. libconfuse validates a list twice: n replaces.
+ */
+static int
+count_addrs(cfg_t *cfg, unsigned n)
+{
+	struct errbuf *e = current;
+	unsigned i, sum = n;
+
+	if (e == NULL)
+		return 0;
+	for (i = 0; i < e->naddrs && e->addrs[i].sec != cfg; i++)
+		sum += e->addrs[i].n;
+	if (i == e->naddrs) {
+		if (i == sizeof(e->addrs) / sizeof(e->addrs[0]))
+			return 0; /* too many pools: check_pool() says so */
+		e->addrs[e->naddrs++].sec = cfg;
+	}
+	e->addrs[i].n = n;
+	for (i++; i < e->naddrs; i++)
+		sum += e->addrs[i].n;
+	if (sum > MAX_ADDRS) {
+		cfg_error(cfg, "listen: more than %d addresses in all",
+		    MAX_ADDRS);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 check_listen(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -363,6 +396,8 @@ check_listen(cfg_t *cfg, cfg_opt_t *opt)
 		cfg_error(cfg, "listen: needs at least one address");
 		return -1;
 	}
+	if (count_addrs(cfg, cfg_opt_size(opt)) < 0)
+		return -1;
 	for (i = 0; i < cfg_opt_size(opt); i++) {
 		const char *s = cfg_opt_getnstr(opt, i);
 
@@ -931,7 +966,7 @@ load_pools(cfg_t *cfg, struct weftd_config *c, const char *path, char *err,
 		    "is required", path);
 		return -1;
 	}
-	if (naddr > MAX_ADDRS) {
+	if (naddr > MAX_ADDRS) { /* check_listen() said where, when parsing */
 		snprintf(err, errlen, "%s: listen: %u addresses in all; at most "
 		    "%d", path, naddr, MAX_ADDRS);
 		return -1;

@@ -625,7 +625,7 @@ dispatch_views(struct weftd *d)
 	unsigned i, s, k, n = 0;
 	struct pool *p;
 	struct view *v;
-	int rc = 0;
+	int rc = 0, err;
 
 	for (s = 0; s < MAX_POOLS; s++)
 		if ((p = d->pools[s]) && !p->removed && !p->fresh)
@@ -653,8 +653,10 @@ dispatch_views(struct weftd *d)
 			}
 		}
 		qsort(v->routes, v->nroutes, sizeof(v->routes[0]), by_id);
-		if ((rc = wf_loop_post(d->fronts[i].loop, take_view, v)) < 0)
+		if ((err = wf_loop_post(d->fronts[i].loop, take_view, v)) < 0) {
 			free(v);
+			rc = err;
+		}
 	}
 	return rc;
 }

@@ -79,14 +79,18 @@ adopt_sockets(struct weftd *d, int n, char **names)
 			    "listening stream socket", fd);
 			return -EINVAL;
 		}
-		if ((idx = wf_server_adopt(d->server, fd)) < 0) {
+		/* Its pool is set before a queued connection is accepted. */
+		if ((idx = wf_server_next_listener(d->server)) >= 0) {
+			snprintf(d->ls_key[idx], sizeof(d->ls_key[idx]), "%s",
+			    names && names[i] ? names[i] : "");
+			remap_adopted(d, idx);
+			idx = wf_server_adopt(d->server, fd);
+		}
+		if (idx < 0) {
 			weftd_log(LOG_ERR, "socket activation: fd %d: %s", fd,
 			    strerror(-idx));
 			return idx;
 		}
-		snprintf(d->ls_key[idx], sizeof(d->ls_key[idx]), "%s",
-		    names && names[i] ? names[i] : "");
-		remap_adopted(d, idx);
 		p = NULL;
 		if (atomic_load(&d->lmap[idx]))
 			p = d->pools[(atomic_load(&d->lmap[idx]) & 0xff) - 1];
@@ -113,7 +117,7 @@ listen_apply(struct weftd *d, char *const *top, unsigned ntop,
 	unsigned nw = 0, i, k, m[MAX_ADDRS];
 	struct pool *dflt = NULL;
 	struct wf_addr a;
-	int idx;
+	int idx, at;
 
 	for (k = 0; k < n; k++)
 		if (strcmp(cfgs[k]->name, DEFAULT_POOL) == 0)
@@ -162,12 +166,20 @@ listen_apply(struct weftd *d, char *const *top, unsigned ntop,
 			continue;
 		}
 		(void)wf_addr_parse(&a, want[k].addr);
-		if ((idx = wf_server_listen(d->server, &a)) < 0) {
+		/* Its pool is set before its first connection is accepted. */
+		if ((at = idx = wf_server_next_listener(d->server)) >= 0) {
+			atomic_store(&d->lmap[at], lmap_of(want[k].p));
+			if ((idx = wf_server_listen(d->server, &a)) < 0)
+				atomic_store(&d->lmap[at], 0);
+		}
+		if (idx < 0) {
 			weftd_log(LOG_ERR, "listen %s: %s", want[k].addr,
 			    strerror(-idx));
 			for (i = 0; i < MAX_ADDRS; i++)
-				if (opened[i])
+				if (opened[i]) {
 					(void)wf_server_close_listener(d->server, i);
+					atomic_store(&d->lmap[i], 0);
+				}
 			return idx;
 		}
 		opened[idx] = keep[idx] = true;

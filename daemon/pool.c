@@ -39,7 +39,6 @@
 #define LIFE_BURST 20
 
 static void fill(struct pool *p);
-static void removed_step(struct pool *p);
 
 /* --- output: stdout and stderr, line by line ----------------------------- */
 
@@ -389,207 +388,27 @@ find(struct pool *p, pid_t pid)
 	return NULL;
 }
 
-static void
-reaped(struct worker *w, int st)
+bool
+pool_reaped(struct pool *p, pid_t pid, int st)
 {
+	struct worker *w = find(p, pid);
+
+	if (w == NULL)
+		return false;
 	w->exited = true;
 	pool_retire(w, "exited");
 	log_exit(w, st);
 	release(w);
-}
-
-/* --- a removed pool ------------------------------------------------------ */
-
-/*
- * A removed pool goes in steps, each after a round of a task through every
- * IO loop (posted after whatever was posted to them before):
- *
- *   1. after the views that no longer route to it: no new request comes;
- *   2. once no request of its is left: its workers are retired;
- *   3. once they are gone, two more rounds, and its lanes are freed: after
- *      the first no loop is still in a call that began before (one that may
- *      post to another loop with a lane of the pool), after the second
- *      whatever such a call posted has run.
- */
-struct sweep {
-	struct pool *p;
-	atomic_uint left;
-	atomic_bool failed; /* a post failed: try again at the next tick */
-	int round;          /* 0: unrouting; 1, 2: freeing */
-};
-
-static void sweep_post(struct sweep *sw);
-
-static void
-sweep_main(void *arg)
-{
-	struct sweep *sw = arg;
-	struct pool *p = sw->p;
-	struct weftd *d = p->d;
-
-	if (atomic_load(&sw->failed)) {
-		free(sw);
-		p->sweeping = false;
-		return;
-	}
-	if (sw->round == 0) {
-		free(sw);
-		p->sweeping = false;
-		p->unrouted = true;
-		removed_step(p);
-		return;
-	}
-	if (sw->round++ == 1) {
-		sweep_post(sw);
-		return;
-	}
-	free(sw);
-	weftd_log(LOG_INFO, "pool %s: removed", p->cfg->name);
-	d->pools[p->slot] = NULL;
-	wf_timer_free(p->respawn);
-	dispatch_free(p);
-	weftd_pool_cfg_free(p->cfg);
-	free(p);
-}
-
-static void
-sweep_loop(void *arg)
-{
-	struct sweep *sw = arg;
-	struct weftd *d = sw->p->d;
-	unsigned i;
-
-	for (i = 0; sw->round > 0 && i < d->nfronts; i++)
-		if (wf_loop_on_thread(d->fronts[i].loop))
-			dispatch_forget(&d->fronts[i], sw->p->slot);
-	/* Failing, the main loop is being freed: pool_free_all() frees it. */
-	if (atomic_fetch_sub(&sw->left, 1) == 1)
-		(void)wf_loop_post(d->main, sweep_main, sw);
-}
-
-static void
-sweep_post(struct sweep *sw)
-{
-	struct weftd *d = sw->p->d;
-	unsigned i;
-
-	/* One count is ours while posting, so no loop finishes first. */
-	atomic_store(&sw->left, d->nfronts + 1);
-	for (i = 0; i < d->nfronts; i++)
-		if (wf_loop_post(d->fronts[i].loop, sweep_loop, sw) < 0) {
-			atomic_store(&sw->failed, true);
-			atomic_fetch_sub(&sw->left, 1);
-		}
-	if (atomic_fetch_sub(&sw->left, 1) == 1)
-		sweep_main(sw);
-}
-
-/* A removed pool's next step, when something changed (see above). */
-static void
-removed_step(struct pool *p)
-{
-	struct worker *w;
-	struct sweep *sw;
-
-	if (!p->removed || p->sweeping || !p->views_posted)
-		return;
-	if (p->unrouted) {
-		if (dispatch_pool_pending(p) > 0)
-			return;
-		LIST_FOREACH(w, &p->all, plink)
-			if (!w->retired)
-				pool_retire(w, "pool removed");
-		if (!LIST_EMPTY(&p->all) || dispatch_pool_workers(p) > 0)
-			return;
-	}
-	if ((sw = calloc(1, sizeof(*sw))) == NULL)
-		return; /* the next tick tries again */
-	p->sweeping = true;
-	sw->p = p;
-	sw->round = p->unrouted ? 1 : 0;
-	sweep_post(sw);
-}
-
-void
-pool_remove(struct pool *p)
-{
-	p->removed = true;
-	p->stopping = true;
-	wf_timer_stop(p->respawn);
-	weftd_log(LOG_NOTICE, "reload: pool %s removed: its listeners are "
-	    "closed; it stops once its %u requests are answered",
-	    p->cfg->name, dispatch_pool_pending(p));
-}
-
-void
-pool_views_posted(struct weftd *d)
-{
-	unsigned i;
-
-	for (i = 0; i < MAX_POOLS; i++)
-		if (d->pools[i] && d->pools[i]->removed) {
-			d->pools[i]->views_posted = true;
-			removed_step(d->pools[i]);
-		}
-}
-
-/* --- the pools ----------------------------------------------------------- */
-
-#define FOR_POOLS(d, i, p) \
-	for ((i) = 0; (i) < MAX_POOLS; (i)++) \
-		if (((p) = (d)->pools[i]) != NULL)
-
-static bool
-all_reaped(const struct weftd *d)
-{
-	struct pool *p;
-	unsigned i;
-
-	FOR_POOLS(d, i, p)
-		if (!LIST_EMPTY(&p->all))
-			return false;
 	return true;
 }
 
-void
-pool_reap(struct weftd *d)
+/* --- a pool's life ------------------------------------------------------- */
+
+int
+pool_init(struct pool *p, struct weftd_pool_cfg *cfg)
 {
-	struct worker *w;
-	struct pool *p;
-	unsigned i;
-	pid_t pid;
-	int st;
+	struct weftd *d = p->d;
 
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-		FOR_POOLS(d, i, p)
-			if ((w = find(p, pid)) != NULL) {
-				reaped(w, st);
-				break;
-			}
-	FOR_POOLS(d, i, p)
-		removed_step(p);
-	if (d->pools_done && all_reaped(d)) {
-		void (*done)(struct weftd *) = d->pools_done;
-
-		d->pools_done = NULL;
-		done(d);
-	}
-}
-
-struct pool *
-pool_new(struct weftd *d, struct weftd_pool_cfg *cfg)
-{
-	struct pool *p;
-	unsigned slot;
-
-	for (slot = 0; slot < MAX_POOLS && d->pools[slot]; slot++)
-		;
-	if (slot == MAX_POOLS || (p = calloc(1, sizeof(*p))) == NULL)
-		return NULL;
-	p->d = d;
-	p->slot = slot;
-	/* 1 .. 2^24 - 1: what LMAP() has room for; never 0. */
-	p->serial = d->pool_serial = d->pool_serial % 0xffffff + 1;
 	LIST_INIT(&p->all);
 	p->life_rl.burst = LIFE_BURST;
 	p->life_rl.interval_ms = OUTPUT_PER_MS;
@@ -599,16 +418,7 @@ pool_new(struct weftd *d, struct weftd_pool_cfg *cfg)
 	snprintf(p->life_rl.what, sizeof(p->life_rl.what), "%sworker start "
 	    "and exit lines", p->tag);
 	p->cfg = cfg;
-	if (wf_timer_new(d->main, &p->respawn, on_respawn, p) < 0 ||
-	    dispatch_new(p) < 0) {
-		if (p->respawn)
-			wf_timer_free(p->respawn);
-		dispatch_free(p);
-		free(p);
-		return NULL;
-	}
-	d->pools[slot] = p;
-	return p;
+	return wf_timer_new(d->main, &p->respawn, on_respawn, p);
 }
 
 int
@@ -623,36 +433,6 @@ pool_start(struct pool *p, bool first_must_run)
 			return rc;
 	fill(p);
 	return 0;
-}
-
-void
-pool_no_respawn(struct weftd *d)
-{
-	struct pool *p;
-	unsigned i;
-
-	FOR_POOLS(d, i, p) {
-		p->stopping = true;
-		wf_timer_stop(p->respawn);
-	}
-}
-
-void
-pool_stop(struct weftd *d, void (*done)(struct weftd *))
-{
-	struct worker *w;
-	struct pool *p;
-	unsigned i;
-
-	pool_no_respawn(d);
-	d->pools_done = done;
-	FOR_POOLS(d, i, p)
-		LIST_FOREACH(w, &p->all, plink)
-			pool_retire(w, "shutdown");
-	if (all_reaped(d)) {
-		d->pools_done = NULL;
-		done(d);
-	}
 }
 
 void
@@ -680,105 +460,38 @@ pool_reload(struct pool *p, struct weftd_pool_cfg *cfg)
 	fill(p);
 }
 
-/* From the status timer: the suppressed-output summaries that are due. */
+/* From the status timer: p's suppressed-output summaries that are due. */
 void
-pool_tick(struct weftd *d)
+pool_flush_output(struct pool *p, uint64_t now)
 {
-	uint64_t now = wf_loop_now(d->main);
 	struct worker *w;
-	struct pool *p;
-	unsigned i;
 
-	FOR_POOLS(d, i, p) {
-		weftd_rl_flush(&p->life_rl, now, false);
-		LIST_FOREACH(w, &p->all, plink)
-			if (w->out >= 0)
-				weftd_rl_flush(&w->out_rl, now, false);
-		removed_step(p);
-	}
-}
-
-unsigned
-pool_live(const struct weftd *d)
-{
-	unsigned i, n = 0;
-	struct pool *p;
-
-	FOR_POOLS(d, i, p)
-		if (!p->removed)
-			n += p->live;
-	return n;
-}
-
-unsigned
-pool_configured(const struct weftd *d)
-{
-	unsigned i, n = 0;
-	struct pool *p;
-
-	FOR_POOLS(d, i, p)
-		if (!p->removed)
-			n += p->cfg->workers;
-	return n;
-}
-
-const char *
-pool_trouble(const struct weftd *d)
-{
-	static _Thread_local char buf[128];
-	struct pool *p;
-	unsigned i;
-
-	FOR_POOLS(d, i, p)
-		if (p->failing) {
-			snprintf(buf, sizeof(buf), "%sreload failed: the new "
-			    "handler's workers die at start; the previous ones "
-			    "serve", p->tag);
-			return buf;
-		}
-	return NULL;
+	weftd_rl_flush(&p->life_rl, now, false);
+	LIST_FOREACH(w, &p->all, plink)
+		if (w->out >= 0)
+			weftd_rl_flush(&w->out_rl, now, false);
 }
 
 void
-pool_free(struct weftd *d)
+pool_kill(struct pool *p)
 {
-	struct pool *p;
-	unsigned i;
 	int st;
 
-	FOR_POOLS(d, i, p) {
-		p->stopping = true;
-		while (!LIST_EMPTY(&p->all)) {
-			struct worker *w = LIST_FIRST(&p->all);
+	p->stopping = true;
+	while (!LIST_EMPTY(&p->all)) {
+		struct worker *w = LIST_FIRST(&p->all);
 
-			pool_retire(w, "exit");
-			if (!w->exited) {
-				kill(w->pid, SIGKILL);
-				while (waitpid(w->pid, &st, 0) < 0 &&
-				    errno == EINTR)
-					;
-				w->exited = true;
-				log_exit(w, st);
-			}
-			release(w);
+		pool_retire(w, "exit");
+		if (!w->exited) {
+			kill(w->pid, SIGKILL);
+			while (waitpid(w->pid, &st, 0) < 0 && errno == EINTR)
+				;
+			w->exited = true;
+			log_exit(w, st);
 		}
-		weftd_rl_flush(&p->life_rl, wf_loop_now(d->main), true);
-		wf_timer_free(p->respawn);
-		p->respawn = NULL;
+		release(w);
 	}
-}
-
-/* After the IO loops are joined and the main loop freed: the memory. */
-void
-pool_free_all(struct weftd *d)
-{
-	struct pool *p;
-	unsigned i;
-
-	FOR_POOLS(d, i, p) {
-		dispatch_free(p);
-		weftd_pool_cfg_free(p->cfg);
-		free(p);
-		d->pools[i] = NULL;
-	}
+	weftd_rl_flush(&p->life_rl, wf_loop_now(p->d->main), true);
+	wf_timer_free(p->respawn);
+	p->respawn = NULL;
 }

@@ -101,42 +101,25 @@ struct pool {
 	char tag[POOL_NAME_MAX + 8];
 };
 
-/*
- * A pool for cfg (taken over) in a free slot of d->pools: its dispatch,
- * no workers yet. NULL when out of memory or slots.
- */
-struct pool *pool_new(struct weftd *d, struct weftd_pool_cfg *cfg);
+/* pool.c: one pool's workers. */
+/* p's worker list, log tag, rate limits and respawn timer, for cfg. */
+int pool_init(struct pool *p, struct weftd_pool_cfg *cfg);
 /* Start its workers; fails if the first cannot start (start only). */
 int pool_start(struct pool *p, bool first_must_run);
-/* SIGCHLD: reap every exited child, log how it ended, replace it. */
-void pool_reap(struct weftd *d);
+/* If pid was p's worker: log how it ended, replace it; true. */
+bool pool_reaped(struct pool *p, pid_t pid, int st);
 /* Take w out of service: fail its requests, SIGTERM, SIGKILL later. */
 void pool_retire(struct worker *w, const char *why);
-/* Shutdown: dead or retired workers are no longer replaced. */
-void pool_no_respawn(struct weftd *d);
-/* Shutdown: retire every worker; done(d) once all are reaped. */
-void pool_stop(struct weftd *d, void (*done)(struct weftd *));
 /*
  * A reload of p with cfg (taken over): start its new workers; each that
  * comes up replaces one old worker (idle at once, busy when done). A new
  * handler that cannot start leaves the old workers serving.
  */
 void pool_reload(struct pool *p, struct weftd_pool_cfg *cfg);
-/* A reload removed p: once its requests are answered, it stops and goes. */
-void pool_remove(struct pool *p);
-/* dispatch_views() posted views without the removed pools: they go on. */
-void pool_views_posted(struct weftd *d);
-/* Workers of the running configurations, started and not retired. */
-unsigned pool_live(const struct weftd *d);
-/* Workers configured, all pools together. */
-unsigned pool_configured(const struct weftd *d);
-/* For STATUS: what is wrong with a pool, or NULL. */
-const char *pool_trouble(const struct weftd *d);
-void pool_tick(struct weftd *d);
-/* SIGKILL what is left, reap it; its timers go. Outside the loop too. */
-void pool_free(struct weftd *d);
-/* After the IO loops are joined and the main loop freed: the pools go. */
-void pool_free_all(struct weftd *d);
+/* The suppressed-output summaries of p that are due. */
+void pool_flush_output(struct pool *p, uint64_t now);
+/* SIGKILL what is left of p, reap it; its timer goes. Outside the loop too. */
+void pool_kill(struct pool *p);
 
 /* Posted by w's loop: retire w (w->io_why); drops the post's reference. */
 void pool_retire_task(void *w);
@@ -163,5 +146,37 @@ void worker_unref(struct worker *w);
 void dispatch_worker_quiesce(struct worker *w);
 /* w's probation is over: it may be given requests. */
 void dispatch_worker_ready(struct worker *w);
+
+/* pools.c: all of them. */
+/*
+ * A pool for cfg (taken over) in a free slot of d->pools: its dispatch,
+ * no workers yet. NULL when out of memory or slots (cfg is still yours).
+ */
+struct pool *pool_new(struct weftd *d, struct weftd_pool_cfg *cfg);
+/* SIGCHLD: reap every exited child. */
+void pool_reap(struct weftd *d);
+/* Shutdown: dead or retired workers are no longer replaced. */
+void pool_no_respawn(struct weftd *d);
+/* Shutdown: retire every worker; done(d) once all are reaped. */
+void pool_stop(struct weftd *d, void (*done)(struct weftd *));
+/* A reload removed p: once its requests are answered, it stops and goes. */
+void pool_remove(struct pool *p);
+/*
+ * Post every loop the pools' lanes and routes (dispatch_views()); once all
+ * have them, the removed pools go on. Failing, the status tick retries.
+ */
+int pool_post_views(struct weftd *d);
+/* Of the running configurations: workers started and not retired, and
+   workers configured, all pools together. */
+void pool_workers(const struct weftd *d, unsigned *live, unsigned *configured);
+/* For STATUS: what is wrong with a pool, or NULL. */
+const char *pool_trouble(const struct weftd *d);
+/* From the status timer (2 s): summaries due, a failed pool_post_views()
+   again, removed pools' next steps. */
+void pool_tick(struct weftd *d);
+/* SIGKILL what is left, reap it; its timers go. Outside the loop too. */
+void pool_free(struct weftd *d);
+/* After the IO loops are joined and the main loop freed: the pools go. */
+void pool_free_all(struct weftd *d);
 
 #endif

@@ -130,8 +130,7 @@ drop_fresh(struct weftd *d)
 			d->pools[s]->fresh = false;
 			pool_remove(d->pools[s]);
 		}
-	(void)dispatch_views(d);
-	pool_views_posted(d);
+	(void)pool_post_views(d);
 }
 
 void
@@ -215,7 +214,6 @@ weftd_reload(struct weftd *d)
 	weftd_config_free(&old);
 	weftd_log_level(d->cfg.log_level);
 	front_apply(d);
-	(void)dispatch_views(d);
-	pool_views_posted(d);
+	(void)pool_post_views(d);
 	weftd_notify_status(d, "READY=1\n");
 }

@@ -58,14 +58,16 @@ weftd_notify_status(struct weftd *d, const char *extra)
 {
 	char buf[768], used[24], max[24];
 	unsigned long lost = weftd_log_lost(), n;
+	unsigned live, configured;
 	size_t off;
 	int i, first = 1;
 
+	pool_workers(d, &live, &configured);
 	off = (size_t)snprintf(buf, sizeof(buf), "%sSTATUS=%s%u connections, "
 	    "%llu requests served, %u/%u workers, %u pending, %s of %s "
 	    "buffered", extra ? extra : "", d->stopping ? "stopping: " : "",
 	    atomic_load(&d->clients), (unsigned long long)atomic_load(&d->served),
-	    pool_live(d), pool_configured(d), dispatch_pending(d),
+	    live, configured, dispatch_pending(d),
 	    human(budget_used(d), used, sizeof(used)),
 	    human(d->cfg.max_buffered, max, sizeof(max)));
 	for (i = 0; i < CLOSE_REASONS && off < sizeof(buf); i++) {
@@ -292,7 +294,7 @@ static void
 log_ready(const struct weftd *d)
 {
 	const struct pool *only = NULL;
-	unsigned i, n = 0;
+	unsigned i, n = 0, live, configured;
 
 	for (i = 0; i < MAX_POOLS; i++)
 		if (d->pools[i]) {
@@ -310,8 +312,9 @@ log_ready(const struct weftd *d)
 			weftd_log(LOG_NOTICE, "%sready: %u workers of %s",
 			    d->pools[i]->tag, d->pools[i]->cfg->workers,
 			    d->pools[i]->cfg->argv[0]);
+	pool_workers(d, &live, &configured);
 	weftd_log(LOG_NOTICE, "ready: %u IO threads, %u workers in %u pools",
-	    d->cfg.io_threads, pool_configured(d), n);
+	    d->cfg.io_threads, configured, n);
 }
 
 static int

@@ -161,6 +161,7 @@ struct weftd {
 	struct pool *pools[MAX_POOLS]; /* main thread; by slot */
 	unsigned pool_serial;
 	void (*pools_done)(struct weftd *); /* pool_stop(): when all are reaped */
+	bool views_stale;          /* pool_post_views() failed: tick retries */
 	/*
 	 * Listeners (by wf_server's index): their address as formatted, or a
 	 * socket from systemd's FileDescriptorName; "": not open. Main thread.

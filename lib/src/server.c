@@ -382,10 +382,9 @@ add_listener(wf_server *s, const struct wf_addr *addr, int fd)
 	int rc;
 
 	/* The lowest free index: a closed listener's is used again. */
-	for (c.idx = 0; c.idx < MAX_LISTENERS && s->used[c.idx]; c.idx++)
-		;
-	if (c.idx == MAX_LISTENERS)
-		return -ENOSPC;
+	if ((rc = wf_server_next_listener(s)) < 0)
+		return rc;
+	c.idx = (unsigned)rc;
 	c.addr = addr;
 	c.reuseport = n > 1;
 	for (i = 0; i < n; i++) {
@@ -419,6 +418,16 @@ int
 wf_server_adopt(wf_server *s, int fd)
 {
 	return fd < 0 ? -EBADF : add_listener(s, NULL, fd);
+}
+
+int
+wf_server_next_listener(const wf_server *s)
+{
+	unsigned i;
+
+	for (i = 0; i < MAX_LISTENERS && s->used[i]; i++)
+		;
+	return i < MAX_LISTENERS ? (int)i : -ENOSPC;
 }
 
 int

@@ -315,3 +315,49 @@ ids_of() {
 	assert_success
 	assert_output "$(printf '0 a\n0 b')"
 }
+
+# many_pools N ADDRS-PER-POOL: pools p1..pN of the C echo, one worker each,
+# route i and ADDRS listeners on port 0; pN is the Python handler.
+many_pools() {
+	local i j cmd ls
+	CONF="$BATS_TEST_TMPDIR/weftd.conf"
+	echo "shutdown_timeout = 10s" >"$CONF"
+	for ((i = 1; i <= $1; i++)); do
+		cmd="\"$C_ECHO\""
+		[ "$i" -lt "$1" ] || cmd=$PY_HANDLER
+		ls=
+		for ((j = 0; j < $2; j++)); do
+			ls="$ls${ls:+, }\"127.0.0.1:0\""
+		done
+		cat >>"$CONF" <<-END
+		pool "p$i" {
+		  command = { $cmd }
+		  workers = 1
+		  env = { "POOL=p$i" }
+		  routes = { $i }
+		  ${ls:+listen = { $ls \}}
+		}
+		END
+	done
+}
+
+@test "64 pools and 64 listeners serve; one more of either is refused" {
+	many_pools 64 1
+	run timeout 10 "$WEFTD" -t -c "$CONF"
+	assert_success
+	start_weftd
+	[ "$(grep -c 'listening on 127.0.0.1:.* for pool p' "$LOG")" -eq 64 ]
+	run $CLIENT "$ADDR" route 64:who:x 1:y
+	assert_success
+	assert_output "$(printf '%s\n' "0 p64 route=64 uid=$(id -u) gid=$(id -g) x" '0 y')"
+	stop_weftd
+	many_pools 65 0
+	run timeout 10 "$WEFTD" -t -c "$CONF"
+	assert_failure 1
+	assert_output --partial "more than 64 pools"
+	# 32 pools of two addresses, then a 33rd.
+	many_pools 33 2
+	run timeout 10 "$WEFTD" -t -c "$CONF"
+	assert_failure 1
+	assert_output "weftd: $CONF:231: listen: more than 64 addresses in all"
+}

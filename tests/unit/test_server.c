@@ -442,6 +442,7 @@ listeners_close_one_by_one(int reuseport)
 	assert_int_equal(errno, ECONNREFUSED);
 	close(fx);
 	/* The next listener takes the free index. */
+	assert_int_equal(wf_server_next_listener(s), 0);
 	assert_int_equal(wf_addr_parse(&c, "127.0.0.1:0"), 0);
 	assert_int_equal((idx = wf_server_listen(s, &c)), 0);
 	assert_int_equal(wf_server_addr(s, 0, &c), 0);

@@ -64,6 +64,13 @@ WF_EXPORT int wf_server_listen(wf_server *s, const struct wf_addr *addr);
 WF_EXPORT int wf_server_adopt(wf_server *s, int fd);
 
 /*
+ * The index the next wf_server_listen or wf_server_adopt will return (the
+ * lowest free one), or -ENOSPC: what a caller keys by listener can be in
+ * place before the listener's first connection is accepted.
+ */
+WF_EXPORT int wf_server_next_listener(const wf_server *s);
+
+/*
  * Close listener i (its index is used again by a later listen); its
  * connections stay. Any thread but the IO ones, like wf_server_listen.
  */

@@ -1206,8 +1206,8 @@ out:
 }
 
 int
-weftd_config_check(const char *path, const struct weftd_config *c, char *err,
-    size_t errlen)
+weftd_config_check(const char *path, const struct weftd_config *c,
+    bool spawner, char *err, size_t errlen)
 {
 	uid_t me = geteuid();
 	const struct weftd_pool_cfg *p;
@@ -1240,17 +1240,7 @@ weftd_config_check(const char *path, const struct weftd_config *c, char *err,
 			    path, p->line, p->name, prog, why);
 			return -1;
 		}
-		/* weftd as c->uid cannot start handlers as anyone else. */
-		if (c->uid != (uid_t)-1 && p->uid != (uid_t)-1 &&
-		    p->uid != c->uid) {
-			snprintf(err, errlen, "%s:%d: pool \"%s\": user %s: "
-			    "weftd drops to user %s after start and cannot "
-			    "start handlers as another user; leave the "
-			    "top-level user unset to keep per-pool users",
-			    path, p->line, p->name, p->user, c->user);
-			return -1;
-		}
-		if (me != 0 && p->uid != (uid_t)-1 && p->uid != me) {
+		if (me != 0 && !spawner && p->uid != (uid_t)-1 && p->uid != me) {
 			snprintf(err, errlen, "%s:%d: pool \"%s\": user %s: "
 			    "weftd runs as uid %u, not root, and cannot start "
 			    "handlers as another user", path, p->line, p->name,

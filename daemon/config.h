@@ -2,6 +2,7 @@
 #ifndef WEFTD_CONFIG_H
 #define WEFTD_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -81,11 +82,12 @@ void weftd_config_free(struct weftd_config *c);
 
 /*
  * What the parser cannot see: each pool's handler program must be an
- * executable regular file, and its user one weftd can become. Caught by -t
- * and by a reload, not by the first fork.
+ * executable regular file, and its user one weftd can start it as (root
+ * can, and so can the privileged spawner: spawner). Caught by -t and by a
+ * reload, not by the first fork.
  */
 int weftd_config_check(const char *path, const struct weftd_config *c,
-    char *err, size_t errlen);
+    bool spawner, char *err, size_t errlen);
 
 /* "64k", "1m", "1g" or bytes; "500ms", "30s", "5m", "1h" or seconds. */
 int weftd_parse_size(const char *s, uint64_t *bytes);

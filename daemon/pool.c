@@ -22,6 +22,7 @@
 #include "log.h"
 #include "pool.h"
 #include "spawn.h"
+#include "spawner.h"
 
 #define KILL_GRACE_MS 2000
 #define EXIT_GRACE_MS 500 /* closed its socket: SIGTERM if still there */
@@ -101,6 +102,16 @@ on_output(wf_io *io, int fd, unsigned events, void *arg)
 
 static void came_up(struct worker *w);
 
+/* Through the spawner when it started w (weftd may not signal it). */
+static void
+signal_worker(const struct worker *w, int sig)
+{
+	if (spawner_on(w->d))
+		(void)spawner_kill(w->d, w->pid, sig);
+	else
+		(void)kill(w->pid, sig);
+}
+
 static void
 on_kill(wf_timer *t, void *arg)
 {
@@ -116,13 +127,13 @@ on_kill(wf_timer *t, void *arg)
 	if (!w->termed) {
 		/* It closed its socket a while ago but has not exited. */
 		w->termed = true;
-		kill(w->pid, SIGTERM);
+		signal_worker(w, SIGTERM);
 		(void)wf_timer_start(w->kill_timer, KILL_GRACE_MS, 0);
 		return;
 	}
 	weftd_log(LOG_WARNING, "worker %d: still running %d ms after SIGTERM; "
 	    "sending SIGKILL", (int)w->pid, KILL_GRACE_MS);
-	kill(w->pid, SIGKILL);
+	signal_worker(w, SIGKILL);
 }
 
 /* --- starting ------------------------------------------------------------ */
@@ -144,7 +155,8 @@ spawn_one(struct pool *p)
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return -ENOMEM;
 
-	rc = weftd_spawn(p->cfg->argv, p->cfg->env, d->cfg.max_frame, &as, &ch,
+	rc = spawner_on(d) ? spawner_spawn(d, p->cfg, &ch, err, sizeof(err)) :
+	    weftd_spawn(p->cfg->argv, p->cfg->env, d->cfg.max_frame, &as, &ch,
 	    err, sizeof(err));
 	if (rc < 0) {
 		weftd_log(LOG_ERR, "%sstarting handler %s: %s", p->tag,
@@ -296,7 +308,7 @@ pool_retire(struct worker *w, const char *why)
 		 */
 		if (!w->eof) {
 			w->termed = true;
-			kill(w->pid, SIGTERM);
+			signal_worker(w, SIGTERM);
 		}
 		if (w->kill_timer)
 			(void)wf_timer_start(w->kill_timer, w->eof ? EXIT_GRACE_MS :
@@ -402,6 +414,23 @@ pool_reaped(struct pool *p, pid_t pid, int st)
 	return true;
 }
 
+/* The spawner is gone, and with it (PR_SET_PDEATHSIG) every worker. */
+void
+pool_lost_workers(struct pool *p)
+{
+	struct worker *w;
+
+	/* Anew each time: pool_reaped() takes w off the list. */
+	for (;;) {
+		LIST_FOREACH(w, &p->all, plink)
+			if (!w->exited)
+				break;
+		if (w == NULL)
+			return;
+		(void)pool_reaped(p, w->pid, SIGKILL);
+	}
+}
+
 /* --- a pool's life ------------------------------------------------------- */
 
 int
@@ -483,9 +512,15 @@ pool_kill(struct pool *p)
 
 		pool_retire(w, "exit");
 		if (!w->exited) {
-			kill(w->pid, SIGKILL);
-			while (waitpid(w->pid, &st, 0) < 0 && errno == EINTR)
-				;
+			st = SIGKILL;
+			if (spawner_on(p->d))
+				(void)spawner_kill_wait(p->d, w->pid, &st);
+			else {
+				kill(w->pid, SIGKILL);
+				while (waitpid(w->pid, &st, 0) < 0 &&
+				    errno == EINTR)
+					;
+			}
 			w->exited = true;
 			log_exit(w, st);
 		}

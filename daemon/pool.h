@@ -120,6 +120,8 @@ void pool_reload(struct pool *p, struct weftd_pool_cfg *cfg);
 void pool_flush_output(struct pool *p, uint64_t now);
 /* SIGKILL what is left of p, reap it; its timer goes. Outside the loop too. */
 void pool_kill(struct pool *p);
+/* The spawner died, its workers with it: each is taken for killed. */
+void pool_lost_workers(struct pool *p);
 
 /* Posted by w's loop: retire w (w->io_why); drops the post's reference. */
 void pool_retire_task(void *w);
@@ -153,8 +155,14 @@ void dispatch_worker_ready(struct worker *w);
  * no workers yet. NULL when out of memory or slots (cfg is still yours).
  */
 struct pool *pool_new(struct weftd *d, struct weftd_pool_cfg *cfg);
-/* SIGCHLD: reap every exited child. */
+/* SIGCHLD: reap every exited child (the spawner's are reported). */
 void pool_reap(struct weftd *d);
+/* Worker pid of some pool exited with wait status st. */
+void pool_exited(struct weftd *d, pid_t pid, int st);
+/* After exits: removed pools' next steps, pool_stop()'s done. */
+void pool_settle(struct weftd *d);
+/* The spawner died: every pool's workers with it. */
+void pool_lost_all(struct weftd *d);
 /* Shutdown: dead or retired workers are no longer replaced. */
 void pool_no_respawn(struct weftd *d);
 /* Shutdown: retire every worker; done(d) once all are reaped. */

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "pool.h"
+#include "spawner.h"
 
 #define FOR_POOLS(d, i, p) \
 	for ((i) = 0; (i) < MAX_POOLS; (i)++) \
@@ -203,17 +204,47 @@ all_reaped(const struct weftd *d)
 }
 
 void
-pool_reap(struct weftd *d)
+pool_exited(struct weftd *d, pid_t pid, int st)
 {
 	struct pool *p;
 	unsigned i;
+
+	FOR_POOLS(d, i, p)
+		if (pool_reaped(p, pid, st))
+			break;
+}
+
+void
+pool_lost_all(struct weftd *d)
+{
+	struct pool *p;
+	unsigned i;
+
+	FOR_POOLS(d, i, p)
+		pool_lost_workers(p);
+	pool_settle(d);
+}
+
+void
+pool_reap(struct weftd *d)
+{
 	pid_t pid;
 	int st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-		FOR_POOLS(d, i, p)
-			if (pool_reaped(p, pid, st))
-				break;
+		if (pid == d->spawner_pid)
+			spawner_reaped(d, st);
+		else
+			pool_exited(d, pid, st);
+	pool_settle(d);
+}
+
+void
+pool_settle(struct weftd *d)
+{
+	struct pool *p;
+	unsigned i;
+
 	FOR_POOLS(d, i, p)
 		removed_step(p);
 	if (d->pools_done && all_reaped(d)) {

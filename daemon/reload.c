@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "pool.h"
+#include "spawner.h"
 #include "weftd.h"
 
 /* Names of the restart-only settings that differ, comma-separated. */
@@ -153,7 +154,12 @@ weftd_reload(struct weftd *d)
 	    (unsigned long long)ts.tv_nsec / 1000);
 	rc = weftd_config_load(d->cfg_path, &n, err, sizeof(err));
 	if (rc == 0 &&
-	    (rc = weftd_config_check(d->cfg_path, &n, err, sizeof(err))) < 0)
+	    (rc = weftd_config_check(d->cfg_path, &n, spawner_on(d), err,
+	    sizeof(err))) < 0)
+		weftd_config_free(&n);
+	/* The spawner reads it too: what it starts is what it read. */
+	if (rc == 0 && spawner_on(d) &&
+	    (rc = spawner_reload(d, err, sizeof(err))) < 0)
 		weftd_config_free(&n);
 	if (rc < 0) {
 		weftd_log(LOG_ERR, "reload: %s; keeping the running configuration",

@@ -104,6 +104,9 @@ child(char *const argv[], char *const envp[], int sock, int out, int errw,
 		(void)!write(errw, &e, sizeof(e));
 		_exit(127);
 	}
+	/* Again: a change of user clears it (prctl(2)). */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		goto fail;
 	execve(argv[0], argv, envp);
 fail:
 	e = errno;

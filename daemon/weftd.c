@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "pool.h"
+#include "spawner.h"
 #include "weftd.h"
 
 #ifndef WEFTD_CONF
@@ -175,19 +176,19 @@ on_stop_timer(wf_timer *t, void *arg)
 	wf_loop_stop(d->main);
 }
 
+/* cause: "SIGTERM" and the like, or why weftd cannot go on. */
 static void
-begin_shutdown(struct weftd *d, int sig)
+begin_shutdown(struct weftd *d, const char *cause)
 {
 	if (d->stopping) {
-		weftd_log(LOG_WARNING, "SIG%s again: exiting at once",
-		    sigabbrev_np(sig));
+		weftd_log(LOG_WARNING, "%s again: exiting at once", cause);
 		d->forced = true;
 		wf_loop_stop(d->main);
 		return;
 	}
 	d->stopping = true;
-	weftd_log(LOG_NOTICE, "SIG%s: shutting down (%u connections, %u "
-	    "requests pending)", sigabbrev_np(sig), atomic_load(&d->clients),
+	weftd_log(LOG_NOTICE, "%s: shutting down (%u connections, %u "
+	    "requests pending)", cause, atomic_load(&d->clients),
 	    dispatch_pending(d));
 	weftd_notify_status(d, "STOPPING=1\n");
 	if (wf_timer_new(d->main, &d->stop_timer, on_stop_timer, d) == 0)
@@ -195,10 +196,37 @@ begin_shutdown(struct weftd *d, int sig)
 	front_drain(d);
 }
 
+/*
+ * The spawner is gone (spawner.c let it go), and its handlers with it:
+ * they are taken for killed (their requests answered `worker failed`),
+ * and weftd drains and exits 1, for systemd to start it afresh.
+ */
+static void
+on_spawner_lost(wf_timer *t, void *arg)
+{
+	struct weftd *d = arg;
+
+	(void)t;
+	pool_lost_all(d);
+	if (!d->stopping)
+		begin_shutdown(d, "the spawner is gone");
+}
+
+void
+weftd_spawner_lost(struct weftd *d, const char *why)
+{
+	weftd_log(LOG_CRIT, "the spawner %s: no handler can be started or "
+	    "stopped any more, and those running died with it", why);
+	d->failed = true;
+	/* Not from inside whatever pool code asked it: from the loop. */
+	(void)wf_timer_start(d->lost_timer, 0, 0);
+}
+
 static void
 on_signal(wf_signal *s, const struct signalfd_siginfo *si, void *arg)
 {
 	struct weftd *d = arg;
+	char sig[16];
 
 	(void)s;
 	switch (si->ssi_signo) {
@@ -207,7 +235,9 @@ on_signal(wf_signal *s, const struct signalfd_siginfo *si, void *arg)
 		break;
 	case SIGTERM:
 	case SIGINT:
-		begin_shutdown(d, (int)si->ssi_signo);
+		snprintf(sig, sizeof(sig), "SIG%s",
+		    sigabbrev_np((int)si->ssi_signo));
+		begin_shutdown(d, sig);
 		break;
 	case SIGHUP:
 		if (d->stopping)
@@ -259,6 +289,8 @@ static int
 drop_privileges(struct weftd *d)
 {
 	const struct weftd_config *c = &d->cfg;
+	const struct pool *p;
+	unsigned i;
 
 	if (c->uid == (uid_t)-1 || (c->uid == geteuid() &&
 	    c->gid == getegid())) {
@@ -281,8 +313,20 @@ drop_privileges(struct weftd *d)
 		weftd_log(LOG_ERR, "becoming user %s: still privileged", c->user);
 		return -EPERM;
 	}
+	/*
+	 * Not dumpable: no process of this user (a handler of a pool without
+	 * a user of its own) may ptrace weftd or read its memory. Signals it
+	 * still may: say so.
+	 */
+	(void)prctl(PR_SET_DUMPABLE, 0);
 	weftd_log(LOG_INFO, "running as user %s (uid %u, gid %u)", c->user,
 	    (unsigned)c->uid, (unsigned)c->gid);
+	for (i = 0; i < MAX_POOLS; i++)
+		if ((p = d->pools[i]) && (p->cfg->uid == (uid_t)-1 ||
+		    p->cfg->uid == c->uid))
+			weftd_log(LOG_NOTICE, "%shandlers run as weftd's user %s "
+			    "and could signal it: set user in the pool to keep "
+			    "them apart", p->tag, c->user);
 	return 0;
 }
 
@@ -330,7 +374,9 @@ start(struct weftd *d)
 		return rc;
 	}
 	if ((rc = wf_signal_start(d->main, &d->signals, &set, on_signal, d)) < 0 ||
-	    (rc = wf_timer_new(d->main, &d->status_timer, on_status, d)) < 0) {
+	    (rc = wf_timer_new(d->main, &d->status_timer, on_status, d)) < 0 ||
+	    (rc = wf_timer_new(d->main, &d->lost_timer, on_spawner_lost, d)) < 0 ||
+	    (spawner_on(d) && (rc = spawner_watch(d)) < 0)) {
 		weftd_log(LOG_ERR, "setting up the main loop: %s", strerror(-rc));
 		return rc;
 	}
@@ -379,6 +425,9 @@ finish(struct weftd *d)
 		wf_timer_free(d->stop_timer);
 	if (d->watchdog)
 		wf_timer_free(d->watchdog);
+	if (d->lost_timer)
+		wf_timer_free(d->lost_timer);
+	spawner_stop(d);
 	/* Runs what the IO threads posted last; the dispatch drops it. */
 	if (d->main)
 		wf_loop_free(d->main);
@@ -424,7 +473,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "weftd: %s\n", err);
 		return 1;
 	}
-	if (weftd_config_check(path, &d.cfg, err, sizeof(err)) < 0) {
+	if (weftd_config_check(path, &d.cfg, false, err, sizeof(err)) < 0) {
 		fprintf(stderr, "weftd: %s\n", err);
 		weftd_config_free(&d.cfg);
 		return 1;
@@ -445,6 +494,14 @@ main(int argc, char **argv)
 	our_signals(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	d.spawner_req = d.spawner_ev = -1;
+	if (geteuid() == 0 && spawner_needed(&d.cfg) &&
+	    (rc = spawner_start(&d)) < 0) {
+		fprintf(stderr, "weftd: starting the spawner: %s\n",
+		    strerror(-rc));
+		weftd_config_free(&d.cfg);
+		return 1;
+	}
 	if ((rc = weftd_log_open(foreground, d.cfg.facility,
 	    d.cfg.log_level)) < 0) {
 		fprintf(stderr, "weftd: starting the log thread: %s\n",
@@ -460,7 +517,7 @@ main(int argc, char **argv)
 	weftd_log(rc < 0 ? LOG_ERR : LOG_NOTICE, "%s", rc < 0 ?
 	    "could not start; exiting" : d.forced ? "exited at once" :
 	    "stopped");
-	rc = rc < 0 || d.forced ? 1 : 0;
+	rc = rc < 0 || d.forced || d.failed ? 1 : 0;
 	/* A sink that never took the rest must not hold up the exit. */
 	if (weftd_log_close() < 0) {
 		fflush(stdout);

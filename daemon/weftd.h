@@ -182,11 +182,21 @@ struct weftd {
 	bool abandoned;            /* ... and passed shutdown_timeout */
 	bool exiting;              /* the main loop has returned */
 	bool forced;               /* a second signal: exit at once, status 1 */
+	bool failed;               /* exit 1 after the drain: spawner lost */
+	/* spawner.c: handlers come from it (even once it is lost); its
+	 * sockets (-1: none, or lost), its pid (0: none, or reaped). */
+	bool privsep;
+	int spawner_req, spawner_ev;
+	pid_t spawner_pid;
+	wf_io *spawner_io;
+	wf_timer *lost_timer;      /* weftd_spawner_lost(): from the loop */
 	wf_signal *signals;
 	wf_timer *status_timer, *stop_timer, *watchdog;
 	bool stuck; /* an IO loop missed the watchdog's ping */
 };
 
+/* weftd.c: the spawner is gone (why: "exited", ...): drain, exit 1. */
+void weftd_spawner_lost(struct weftd *d, const char *why);
 /* weftd.c: every client connection is closed while draining (main loop). */
 void weftd_drained(void *d);
 /* STATUS= (connections, requests, workers), after extra ("READY=1\n"). */

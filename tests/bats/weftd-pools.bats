@@ -235,6 +235,11 @@ open_tmpdir() {
 	chmod a+r "$CONF"
 }
 
+# The spawner: weftd's child named weftd-spawner.
+spawner_of() {
+	pgrep -P "$1" -x weftd-spawner
+}
+
 # /proc/PID/status's Uid or Gid line: real, effective, saved, fs.
 ids_of() {
 	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | tr -s '\t ' ' '
@@ -252,11 +257,32 @@ ids_of() {
 	assert_equal "$(ids_of "$WPID" Gid)" "$gid $gid $gid $gid"
 	grep -q "running as user nobody (uid $uid, gid $gid)" "$LOG"
 	grep -q "listening on 127.0.0.1:1023" "$LOG"
-	for w in $(children); do
+	# Handlers come from the spawner, which alone stays root.
+	SP=$(spawner_of "$WPID")
+	assert_equal "$(children)" "$SP"
+	assert_equal "$(ids_of "$SP" Uid)" "0 0 0 0"
+	assert_equal "$(pgrep -P "$SP" | wc -l)" 3
+	for w in $(pgrep -P "$SP"); do
 		assert_equal "$(ids_of "$w" Uid)" "$uid $uid $uid $uid"
 	done
+	# Not dumpable: handlers of its own user cannot read it; signal, yes.
+	grep -q "pool fast: handlers run as weftd's user nobody and could signal it" "$LOG"
+	run $CLIENT "$ADDR" route "7:peek:$WPID"
+	assert_output "0 EACCES"
 	run $CLIENT "$ADDR" route 0:who:a
 	assert_output "0 default route=0 uid=$uid gid=$gid a"
+	# weftd killed outright: the spawner dies with it, the handlers too,
+	# a busy one (which would see its socket close only after 60 s) too.
+	$CLIENT "$ADDR" send "sleep:60" >/dev/null 2>&1 &
+	SLOW=$!
+	wait_for grep -q "sleeping" "$LOG"
+	workers=$(pgrep -P "$SP")
+	kill -KILL "$WPID"
+	wait "$WPID" || true
+	WPID=
+	for p in $SP $workers; do
+		wait_for sh -c "[ ! -e /proc/$p ] || grep -q ') Z' /proc/$p/stat"
+	done
 }
 
 @test "as root without user, weftd warns once that it and its handlers run as root" {
@@ -300,6 +326,114 @@ ids_of() {
 	assert_output "$(printf '%s\n' '0 EPERM' '0 EPERM' '0 EACCES' '0 EACCES')"
 	kill -0 "$WPID"
 	kill -0 "$other"
+	# weftd killed outright: a busy handler (it would see its socket
+	# close only after 60 s) dies with it, though its change of user
+	# cleared the parent-death signal weftd had set.
+	$CLIENT "$ADDR" send "sleep:60" >/dev/null 2>&1 &
+	SLOW=$!
+	wait_for grep -q "sleeping" "$LOG"
+	kill -KILL "$WPID"
+	wait "$WPID" || true
+	WPID=
+	wait_for sh -c "[ ! -e /proc/$other ] || grep -q ') Z' /proc/$other/stat"
+}
+
+@test "weftd drops to its user; a root spawner starts each pool's handlers as theirs, and nothing they try reaches weftd, the spawner or another pool" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	two_pools 'user = "nobody"' 'user = "bin"'
+	sed -i 's/workers = 1/workers = 1\n  user = "daemon"/' "$CONF"
+	open_tmpdir
+	run timeout 10 "$WEFTD" -t -c "$CONF"
+	assert_success
+	start_weftd
+	nobody=$(id -u nobody)
+	daemon=$(id -u daemon)
+	bin=$(id -u bin)
+	SP=$(spawner_of "$WPID")
+	assert_equal "$(ids_of "$WPID" Uid)" "$nobody $nobody $nobody $nobody"
+	assert_equal "$(ids_of "$SP" Uid)" "0 0 0 0"
+	# The handlers are the spawner's children, not weftd's.
+	assert_equal "$(children)" "$SP"
+	run $CLIENT "$ADDR" route 7:who:a 0:who:b 0:pid 7:pid
+	assert_line --index 0 "0 fast route=7 uid=$bin gid=$(id -g bin) a"
+	assert_line --index 1 "0 default route=0 uid=$daemon gid=$(id -g daemon) b"
+	other=$(echo "$output" | sed -n 3p | cut -d' ' -f2)
+	fast=$(echo "$output" | sed -n 4p | cut -d' ' -f2)
+	assert_equal "$(ps -o ppid= -p "$other" | tr -d ' ')" "$SP"
+	assert_equal "$(ids_of "$other" Uid)" "$daemon $daemon $daemon $daemon"
+	assert_equal "$(ids_of "$fast" Uid)" "$bin $bin $bin $bin"
+	# From a handler of "fast": weftd, the spawner, default's worker.
+	run $CLIENT "$ADDR" route "7:signal:$WPID,15" "7:signal:$SP,9" \
+	    "7:signal:$other,9" "7:peek:$WPID" "7:peek:$SP" "7:peek:$other"
+	assert_output "$(printf '0 %s\n' EPERM EPERM EPERM EACCES EACCES EACCES)"
+	kill -0 "$WPID" "$SP" "$other"
+	# A worker's exit comes through the spawner: logged, and replaced.
+	kill -KILL "$fast"
+	wait_for grep -q "worker $fast killed by signal 9" "$LOG"
+	run $CLIENT "$ADDR" route 7:who:again
+	assert_output "0 fast route=7 uid=$bin gid=$(id -g bin) again"
+	# A reload adds a pool as yet another user; the spawner read it too.
+	cat >>"$CONF" <<-END
+	pool "third" {
+	  command = { $PY_HANDLER }
+	  workers = 1
+	  env = { "POOL=third" }
+	  routes = { 9 }
+	  user = "sys"
+	}
+	END
+	kill -HUP "$WPID"
+	wait_for grep -q "pool third: worker .* started" "$LOG"
+	run $CLIENT "$ADDR" route 9:who:c
+	assert_output "0 third route=9 uid=$(id -u sys) gid=$(id -g sys) c"
+	# Stopped, weftd takes the spawner and every handler with it.
+	kill -TERM "$WPID"
+	wait "$WPID"
+	run pgrep -P "$SP"
+	assert_failure
+	run kill -0 "$SP"
+	assert_failure
+}
+
+@test "a handler of another user that ignores SIGTERM gets SIGKILL, through the spawner" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	two_pools 'user = "nobody"' 'user = "bin"
+	  request_timeout = 300ms'
+	open_tmpdir
+	start_weftd
+	run $CLIENT "$ADDR" route 7:stubborn
+	assert_line --index 0 --partial "3 "
+	pid=$(sed -n 's/.*worker \([0-9]*\): stubborn$/\1/p' "$LOG")
+	wait_for grep -q "worker $pid: still running 2000 ms after SIGTERM; sending SIGKILL" "$LOG"
+	wait_for grep -q "worker $pid killed by signal 9" "$LOG"
+}
+
+@test "a spawner that dies takes its handlers: weftd answers what it held, drains and exits 1" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	two_pools 'user = "nobody"'
+	open_tmpdir
+	start_weftd
+	SP=$(spawner_of "$WPID")
+	# A request a handler holds when the spawner (and so it) dies. (The
+	# first on its worker: one that ends a worker just after an answer
+	# is sent again, as a handler that exits by design, and waits.)
+	$CLIENT "$ADDR" send "sleep:5" >"$BATS_TEST_TMPDIR/held" &
+	HELD=$!
+	wait_for grep -q "sleeping" "$LOG"
+	kill -KILL "$SP"
+	wait "$HELD"
+	assert_equal "$(head -n 1 "$BATS_TEST_TMPDIR/held")" \
+	    "4 worker failed"
+	WSTATUS=0
+	wait "$WPID" || WSTATUS=$?
+	WPID=
+	assert_equal "$WSTATUS" 1
+	grep -q "crit: the spawner closed its socket: no handler can be started" "$LOG"
+	grep -q "the spawner (pid $SP) was killed by SIGKILL" "$LOG"
+	grep -q "the spawner is gone: shutting down" "$LOG"
+	# None of its handlers outlived it, and weftd started none itself.
+	run pgrep -f "$HELPERS/handler.py"
+	assert_failure
 }
 
 @test "conf/weftd-pools.conf, the example, is valid and serves both pools" {

@@ -130,6 +130,49 @@ drop_in() {
 	assert_failure
 }
 
+@test "with the pool-users drop-in, weftd runs as its user and each pool's handlers as theirs" {
+	mkdir -p "$BOX/etc/systemd/system/weftd.service.d"
+	cp "$TOP/systemd/weftd-pool-users.conf" \
+	    "$BOX/etc/systemd/system/weftd.service.d/pool-users.conf"
+	box_in systemctl daemon-reload
+	# weftd drops to nobody; default's handlers run as daemon, b's as bin.
+	sed -i 's|^\tworkers = 4$|\tworkers = 2\n\tuser = "daemon"|' "$CONF"
+	sed -i '1i user = "nobody"' "$CONF"
+	cat >>"$CONF" <<-END
+	pool "b" {
+	  command = { "/usr/local/libexec/weft/echo" }
+	  workers = 1
+	  listen = { "127.0.0.1:7001" }
+	  user = "bin"
+	  rlimit_nofile = 256
+	}
+	END
+	run box_in systemctl start weftd
+	assert_success
+	main=$(prop MainPID)
+	sp=$(box_in pgrep -P "$main" -x weftd-spawner)
+	uid() { box_in sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"; }
+	assert_equal "$(uid "$main")" "$(box_in id -u nobody)"
+	assert_equal "$(uid "$sp")" 0
+	box_wait '[ "$(box_in pgrep -c -P "$sp")" -eq 3 ]'
+	ids=
+	for w in $(box_in pgrep -P "$sp"); do ids="$ids $(uid "$w")"; done
+	run bash -c "printf '%s\\n' $ids | sort | uniq -c | tr -s ' '"
+	assert_line " 2 $(box_in id -u daemon)"
+	assert_line " 1 $(box_in id -u bin)"
+	b=$(box_in pgrep -P "$sp" -u bin)
+	run box_in sh -c "grep 'Max open files' /proc/$b/limits | tr -s ' '"
+	assert_output "Max open files 256 256 files"
+	run box_in sh -c 'echo one | weft-cat 127.0.0.1:7000; echo two | weft-cat 127.0.0.1:7001'
+	assert_output "$(printf 'one\ntwo')"
+	run box_in systemctl stop weftd
+	assert_success
+	run box_in systemctl show weftd -p Result
+	assert_output "Result=success"
+	run box_in pgrep -f "weftd|libexec/weft/echo"
+	assert_failure
+}
+
 @test "weftd.socket starts the service on the first connection, which is answered" {
 	run box_in systemctl start weftd.socket
 	assert_success

@@ -48,7 +48,7 @@ EXAMPLE_SRC = $(wildcard examples/*.c examples/handlers/*.c)
 EXAMPLE_BIN = $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 TOOL_BIN  = $(BUILD)/weft-cat $(BUILD)/weftd
 WEFTD_SRC = daemon/weftd.c daemon/front.c daemon/dispatch.c daemon/worker.c \
-            daemon/pool.c daemon/pools.c daemon/spawner.c daemon/job.c daemon/log.c daemon/config.c \
+            daemon/pool.c daemon/pools.c daemon/spawner.c daemon/spawner_ask.c daemon/job.c daemon/log.c daemon/config.c \
             daemon/spawn.c daemon/reload.c daemon/budget.c daemon/listen.c
 
 .PHONY: all run test unit check-deps asan tsan valgrind test-system fuzz chaos deb bench install uninstall clean FORCE

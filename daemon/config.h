@@ -65,6 +65,7 @@ struct weftd_config {
 	int ngroups;
 	struct weftd_pool_cfg **pools; /* the `default` pool first, if any */
 	unsigned npools;
+	uint64_t digest; /* of the file's bytes (FNV-1a): same file read? */
 };
 
 /* The pool named name, or NULL. */

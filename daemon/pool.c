@@ -374,12 +374,7 @@ log_exit(const struct worker *w, int st)
 
 	if (!weftd_rl_allow(&w->pool->life_rl, wf_loop_now(w->d->main)))
 		return;
-	if (WIFEXITED(st))
-		snprintf(how, sizeof(how), "exited with status %d",
-		    WEXITSTATUS(st));
-	else
-		snprintf(how, sizeof(how), "killed by signal %d (%s)",
-		    WTERMSIG(st), strsignal(WTERMSIG(st)));
+	weftd_ended(st, how, sizeof(how));
 	if (w->retired && strcmp(w->why, "exited") != 0)
 		weftd_log(level, "%sworker %d %s (retired: %s)", w->pool->tag,
 		    (int)w->pid, how, w->why);

@@ -157,9 +157,12 @@ weftd_reload(struct weftd *d)
 	    (rc = weftd_config_check(d->cfg_path, &n, spawner_on(d), err,
 	    sizeof(err))) < 0)
 		weftd_config_free(&n);
-	/* The spawner reads it too: what it starts is what it read. */
+	/*
+	 * The spawner reads it too (what it starts is what it read), and
+	 * keeps it aside until this reload can no longer fail.
+	 */
 	if (rc == 0 && spawner_on(d) &&
-	    (rc = spawner_reload(d, err, sizeof(err))) < 0)
+	    (rc = spawner_prepare(d, n.digest, err, sizeof(err))) < 0)
 		weftd_config_free(&n);
 	if (rc < 0) {
 		weftd_log(LOG_ERR, "reload: %s; keeping the running configuration",
@@ -180,10 +183,14 @@ weftd_reload(struct weftd *d)
 		    "configuration", "could not set up the new pools and "
 		    "listeners");
 		drop_fresh(d);
+		if (spawner_on(d))
+			spawner_abort(d);
 		weftd_config_free(&n);
 		weftd_notify_status(d, "READY=1\n");
 		return;
 	}
+	if (spawner_on(d))
+		spawner_commit(d);
 	restart_only(&d->cfg, &n, fixed, sizeof(fixed));
 	if (fixed[0])
 		weftd_log(LOG_WARNING, "reload: %s changed: takes effect when "

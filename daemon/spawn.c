@@ -196,3 +196,14 @@ fail:
 	}
 	return rc;
 }
+
+const char *
+weftd_ended(int st, char *buf, size_t n)
+{
+	if (WIFEXITED(st))
+		snprintf(buf, n, "exited with status %d", WEXITSTATUS(st));
+	else
+		snprintf(buf, n, "killed by signal %d (%s)", WTERMSIG(st),
+		    strsignal(WTERMSIG(st)));
+	return buf;
+}

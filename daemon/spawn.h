@@ -35,4 +35,7 @@ int weftd_spawn(char *const argv[], char *const env[], uint32_t max_frame,
     const struct weftd_spawn_as *as, struct weftd_child *c, char *err,
     size_t errlen);
 
+/* How a process ended, from its wait status: "exited with status 1". */
+const char *weftd_ended(int st, char *buf, size_t n);
+
 #endif

@@ -1,16 +1,17 @@
 /*
- * The privileged spawner, OpenBSD privsep style.
+ * The privileged spawner, OpenBSD privsep style: this file is its side.
  *
  * Why a process and not retained capabilities: weftd parses what clients
  * send. Kept in it, CAP_SETUID would let a bug there become any user, root
  * included, and CAP_KILL signal any process. The spawner reads nothing but
  * fixed-size requests from weftd, and what it grants is narrow: start a
  * handler of a pool its own reading of the configuration names (command,
- * environment, user and limits all from that reading, none from weftd),
- * signal or reap a handler it started (no other pid). A compromised weftd
- * can do no more than restart the configured handlers.
+ * environment, user and limits all from that reading, none from weftd;
+ * never as root), signal or reap a handler it started (no other pid). The
+ * file and the programs must be root's alone (spawner_trust): a
+ * compromised weftd can do no more than restart the configured handlers.
  *
- * It is forked before any thread exists, closes every fd but its two
+ * It is forked before any thread exists, keeps fds 0-2 and its two
  * sockets, keeps the signals weftd blocked blocked (a stray SIGTERM is not
  * for it), and dies with weftd (PR_SET_PDEATHSIG), its handlers with it.
  * Exits go to weftd on their own socket, queued while that one is full, so
@@ -27,65 +28,90 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "pool.h"
+#include "spawn.h"
 #include "spawner.h"
-#include "weftd.h"
-
-#define REQ_FD 3
-#define EV_FD 4
-#define REPLY_WAIT_MS 10000
-
-enum { OP_SPAWN = 1, OP_KILL, OP_KILL_WAIT, OP_RELOAD };
-
-struct req {
-	uint32_t op;
-	int32_t pid, sig;
-	uint32_t uid; /* SPAWN: the pool's user and command as weftd read */
-	char pool[POOL_NAME_MAX + 1];
-	char cmd[256];
-};
-
-struct reply {
-	int32_t rc, pid, st;
-	char err[256];
-};
-
-struct exit_ev {
-	int32_t pid, st;
-};
+#include "spawner_int.h"
 
 struct kid {
 	pid_t pid;
 	int st;
-	bool exited; /* reaped, its report not sent yet */
+	bool reaped; /* its exit not reported yet */
 };
 
 /* The spawner's own state (its process only). */
 static struct {
-	struct weftd_config cfg;
+	struct weftd_config cfg, next; /* next: a reload's, until commit */
+	bool has_next;
 	const char *path;
-	struct weftd_spawn_as base; /* the top-level user: fixed at start */
+	/* Fixed for weftd's life, as weftd keeps them across reloads. */
+	struct weftd_spawn_as base; /* the top-level user */
+	uint32_t max_frame;
 	struct kid *kids;
-	size_t nkids, cap;
+	size_t nkids, cap, max_kids;
 } sp;
 
-bool
-spawner_needed(const struct weftd_config *c)
+/* --- what it trusts ------------------------------------------------------ */
+
+static bool
+writable_by(const struct stat *st, const struct weftd_config *c)
 {
-	return c->uid != (uid_t)-1 && c->uid != 0;
+	int i;
+
+	if (st->st_uid == c->uid || (st->st_mode & S_IWOTH))
+		return true;
+	if (!(st->st_mode & S_IWGRP))
+		return false;
+	if (st->st_gid == c->gid)
+		return true;
+	for (i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == st->st_gid)
+			return true;
+	return false;
 }
 
-bool
-spawner_on(const struct weftd *d)
+int
+spawner_trust(const char *path, const struct weftd_config *c, char *err,
+    size_t errlen)
 {
-	return d->privsep;
+	struct stat st;
+	unsigned i;
+
+	if (stat(path, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != 0 || writable_by(&st, c)) {
+		snprintf(err, errlen, "%s: weftd drops to user %s, and the "
+		    "file it reads to start handlers must be root's alone (owned "
+		    "by root, not writable by %s, its group or others)", path,
+		    c->user, c->user);
+		return -1;
+	}
+	for (i = 0; i < c->npools; i++) {
+		const struct weftd_pool_cfg *p = c->pools[i];
+
+		if (p->uid == 0) {
+			snprintf(err, errlen, "%s:%d: pool \"%s\": user %s: weftd "
+			    "drops to user %s, and starts no handler as root",
+			    path, p->line, p->name, p->user, c->user);
+			return -1;
+		}
+		if (stat(p->argv[0], &st) == 0 && writable_by(&st, c)) {
+			snprintf(err, errlen, "%s:%d: pool \"%s\": command %s is "
+			    "writable by user %s, which weftd drops to: it could "
+			    "run as the pool's user", path, p->line, p->name,
+			    p->argv[0], c->user);
+			return -1;
+		}
+	}
+	return 0;
 }
 
-/* --- in the spawner ------------------------------------------------------ */
+/* --- its handlers -------------------------------------------------------- */
 
 static struct kid *
 kid_of(pid_t pid)
@@ -121,20 +147,44 @@ kid_add(pid_t pid)
 	return 0;
 }
 
+static unsigned
+workers_of(const struct weftd_config *c)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < c->npools; i++)
+		n += c->pools[i]->workers;
+	return n;
+}
+
+/*
+ * However weftd asks, no more handlers than twice what the files named
+ * (a reload's overlap of old and new), and some for the respawns.
+ */
 static void
-do_spawn(const struct req *q, struct reply *r, int fds[2])
+set_max_kids(const struct weftd_config *old, const struct weftd_config *c)
+{
+	sp.max_kids = 2 * ((old ? workers_of(old) : 0) + workers_of(c)) + 64;
+}
+
+static void
+do_spawn(const struct sp_req *q, struct sp_reply *r, int fds[2])
 {
 	const struct weftd_pool_cfg *p = weftd_config_pool(&sp.cfg, q->pool);
 	struct weftd_spawn_as as = sp.base;
 	struct weftd_child ch;
-	int rc;
 
 	if (p == NULL || strcmp(p->argv[0], q->cmd) != 0 ||
 	    (p->uid != (uid_t)-1 ? p->uid : sp.base.uid) != q->uid) {
 		r->rc = -ESTALE;
-		snprintf(r->err, sizeof(r->err), "pool %s: the spawner read "
-		    "another configuration from %s (changed since?); reload "
-		    "again", q->pool, sp.path);
+		snprintf(r->err, sizeof(r->err), "pool %s: not what the "
+		    "spawner read from %s", q->pool, sp.path);
+		return;
+	}
+	if (sp.nkids >= sp.max_kids) {
+		r->rc = -EAGAIN;
+		snprintf(r->err, sizeof(r->err), "the spawner has %zu handlers "
+		    "running, its most", sp.nkids);
 		return;
 	}
 	if (p->uid != (uid_t)-1) {
@@ -145,14 +195,12 @@ do_spawn(const struct req *q, struct reply *r, int fds[2])
 	}
 	as.nofile = p->rlimit_nofile;
 	as.as = p->rlimit_as;
-	if ((rc = kid_add(0)) < 0) {
-		r->rc = rc;
+	if ((r->rc = kid_add(0)) < 0) {
 		snprintf(r->err, sizeof(r->err), "out of memory");
 		return;
 	}
-	rc = weftd_spawn(p->argv, p->env, sp.cfg.max_frame, &as, &ch, r->err,
-	    sizeof(r->err));
-	if ((r->rc = rc) < 0) {
+	if ((r->rc = weftd_spawn(p->argv, p->env, sp.max_frame, &as, &ch,
+	    r->err, sizeof(r->err))) < 0) {
 		sp.nkids--;
 		return;
 	}
@@ -162,11 +210,11 @@ do_spawn(const struct req *q, struct reply *r, int fds[2])
 }
 
 static void
-do_kill(const struct req *q, struct reply *r)
+do_kill(const struct sp_req *q, struct sp_reply *r)
 {
 	struct kid *k = kid_of(q->pid);
 
-	if (k == NULL || (k->exited && q->op == OP_KILL)) {
+	if (k == NULL || (k->reaped && q->op == OP_KILL)) {
 		r->rc = -ESRCH;
 		return;
 	}
@@ -175,7 +223,7 @@ do_kill(const struct req *q, struct reply *r)
 		r->rc = kill(k->pid, q->sig) < 0 ? -errno : 0;
 		return;
 	}
-	if (!k->exited) {
+	if (!k->reaped) {
 		(void)kill(k->pid, SIGKILL);
 		while (waitpid(k->pid, &k->st, 0) < 0 && errno == EINTR)
 			;
@@ -185,24 +233,57 @@ do_kill(const struct req *q, struct reply *r)
 	kid_forget(k);
 }
 
+/* A reload's reading, kept aside: the same file weftd read, trusted. */
 static void
-do_reload(struct reply *r)
+do_prepare(const struct sp_req *q, struct sp_reply *r)
 {
 	struct weftd_config n;
 
-	memset(&n, 0, sizeof(n));
+	if (sp.has_next) {
+		weftd_config_free(&sp.next);
+		sp.has_next = false;
+	}
 	if ((r->rc = weftd_config_load(sp.path, &n, r->err,
 	    sizeof(r->err))) < 0)
 		return;
-	weftd_config_free(&sp.cfg);
-	sp.cfg = n;
+	if (n.digest != q->digest) {
+		r->rc = -ESTALE;
+		snprintf(r->err, sizeof(r->err), "%s changed while it was "
+		    "read; reload again", sp.path);
+	} else if (spawner_trust(sp.path, &n, r->err, sizeof(r->err)) < 0)
+		r->rc = -EPERM;
+	if (r->rc < 0) {
+		weftd_config_free(&n);
+		return;
+	}
+	sp.next = n;
+	sp.has_next = true;
 }
 
 static void
-answer(int fd, const struct req *q)
+do_commit(bool commit)
 {
-	char ctl[CMSG_SPACE(2 * sizeof(int))] = { 0 };
-	struct reply r = { 0 };
+	if (!sp.has_next)
+		return;
+	if (commit) {
+		set_max_kids(&sp.cfg, &sp.next);
+		weftd_config_free(&sp.cfg);
+		sp.cfg = sp.next;
+	} else
+		weftd_config_free(&sp.next);
+	sp.has_next = false;
+}
+
+/* --- its loop ------------------------------------------------------------ */
+
+static void
+answer(int fd, const struct sp_req *q)
+{
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct sp_reply r = { 0 };
 	struct iovec iov = { &r, sizeof(r) };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
@@ -216,23 +297,32 @@ answer(int fd, const struct req *q)
 	case OP_KILL_WAIT:
 		do_kill(q, &r);
 		break;
-	case OP_RELOAD:
-		do_reload(&r);
+	case OP_PREPARE:
+		do_prepare(q, &r);
+		break;
+	case OP_COMMIT:
+	case OP_ABORT:
+		do_commit(q->op == OP_COMMIT);
 		break;
 	default:
 		r.rc = -EINVAL;
 	}
 	if (fds[0] >= 0) {
-		m.msg_control = ctl;
-		m.msg_controllen = sizeof(ctl);
+		memset(&ctl, 0, sizeof(ctl));
+		m.msg_control = ctl.buf;
+		m.msg_controllen = sizeof(ctl.buf);
 		cm = CMSG_FIRSTHDR(&m);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
 		cm->cmsg_len = CMSG_LEN(sizeof(fds));
 		memcpy(CMSG_DATA(cm), fds, sizeof(fds));
 	}
-	while (sendmsg(fd, &m, MSG_NOSIGNAL) < 0 && errno == EINTR)
-		;
+	while (sendmsg(fd, &m, MSG_NOSIGNAL) < 0)
+		if (errno != EINTR) {
+			dprintf(2, "weftd-spawner: sendmsg: %s\n",
+			    strerror(errno));
+			break;
+		}
 	if (fds[0] >= 0) {
 		close(fds[0]);
 		close(fds[1]);
@@ -248,7 +338,7 @@ reap(void)
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 		if ((k = kid_of(pid)) != NULL) {
-			k->exited = true;
+			k->reaped = true;
 			k->st = st;
 		}
 }
@@ -257,11 +347,11 @@ reap(void)
 static bool
 report(int fd)
 {
-	struct exit_ev e;
+	struct sp_exit e;
 	size_t i = 0;
 
 	while (i < sp.nkids) {
-		if (!sp.kids[i].exited) {
+		if (!sp.kids[i].reaped) {
 			i++;
 			continue;
 		}
@@ -281,18 +371,18 @@ static void __attribute__((noreturn))
 serve(int sfd)
 {
 	struct pollfd pf[3] = {
-		{ .fd = REQ_FD, .events = POLLIN },
+		{ .fd = SP_REQ_FD, .events = POLLIN },
 		{ .fd = sfd, .events = POLLIN },
-		{ .fd = EV_FD },
+		{ .fd = SP_EV_FD },
 	};
 	struct signalfd_siginfo si;
-	struct req q;
+	struct sp_req q;
 	ssize_t n;
 	size_t i;
 
 	for (;;) {
 		pf[0].revents = pf[1].revents = 0;
-		pf[2].events = report(EV_FD) ? 0 : POLLOUT;
+		pf[2].events = report(SP_EV_FD) ? 0 : POLLOUT;
 		if (poll(pf, 3, -1) < 0 && errno != EINTR)
 			break;
 		if (pf[1].revents & POLLIN) {
@@ -301,298 +391,57 @@ serve(int sfd)
 			reap();
 		}
 		if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			n = recv(REQ_FD, &q, sizeof(q), 0);
+			n = recv(SP_REQ_FD, &q, sizeof(q), 0);
 			if (n == 0 || (n < 0 && errno != EINTR))
 				break; /* weftd is gone */
 			if (n == (ssize_t)sizeof(q)) {
 				q.pool[sizeof(q.pool) - 1] = '\0';
 				q.cmd[sizeof(q.cmd) - 1] = '\0';
-				answer(REQ_FD, &q);
+				answer(SP_REQ_FD, &q);
 			}
 		}
 	}
 	for (i = 0; i < sp.nkids; i++)
-		if (!sp.kids[i].exited)
+		if (!sp.kids[i].reaped)
 			(void)kill(sp.kids[i].pid, SIGKILL);
 	_exit(0);
 }
 
-/* In the spawner, just forked: fds, name, signals, then serve. */
-static void __attribute__((noreturn))
-become_spawner(struct weftd *d, int req, int ev, pid_t parent)
+void
+spawner_serve(int req, int ev, pid_t parent, struct weftd_config *c,
+    const char *path)
 {
+	const char *what = "prctl";
 	sigset_t chld;
 	int sfd;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-		_exit(1);
+		goto fail;
 	(void)prctl(PR_SET_NAME, "weftd-spawner");
-	/* Above EV_FD first, so the dup2s cannot clobber each other. */
+	/* Above SP_EV_FD first, so the dup3s cannot clobber each other. */
+	what = "moving its sockets";
 	if ((req = fcntl(req, F_DUPFD_CLOEXEC, 10)) < 0 ||
 	    (ev = fcntl(ev, F_DUPFD_CLOEXEC, 10)) < 0 ||
-	    dup3(req, REQ_FD, O_CLOEXEC) < 0 || dup3(ev, EV_FD, O_CLOEXEC) < 0 ||
-	    close_range(EV_FD + 1, ~0u, 0) < 0)
-		_exit(1);
+	    dup3(req, SP_REQ_FD, O_CLOEXEC) < 0 ||
+	    dup3(ev, SP_EV_FD, O_CLOEXEC) < 0 ||
+	    close_range(SP_EV_FD + 1, ~0u, 0) < 0)
+		goto fail;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	(void)sigprocmask(SIG_BLOCK, &chld, NULL);
+	what = "signalfd";
 	if ((sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
-		_exit(1);
-	/* The top-level user is fixed for weftd's life: a reload keeps it. */
-	sp.cfg = d->cfg;
-	sp.path = d->cfg_path;
-	sp.base = (struct weftd_spawn_as){ .uid = d->cfg.uid,
-	    .gid = d->cfg.gid, .groups = d->cfg.groups,
-	    .ngroups = d->cfg.ngroups };
-	d->cfg.groups = NULL; /* sp.cfg's reload frees its own, not these */
-	sp.cfg.groups = NULL;
+		goto fail;
+	/* weftd's copy of the configuration is its own: ours to keep. */
+	sp.cfg = *c;
+	sp.path = path;
+	sp.base = (struct weftd_spawn_as){ .uid = c->uid, .gid = c->gid,
+	    .groups = c->groups, .ngroups = c->ngroups };
+	sp.cfg.groups = NULL; /* sp.base's, for good: a reload frees cfg */
+	sp.max_frame = c->max_frame;
+	set_max_kids(NULL, &sp.cfg);
 	serve(sfd);
-}
-
-/* --- in weftd ------------------------------------------------------------ */
-
-int
-spawner_start(struct weftd *d)
-{
-	int rq[2], ev[2];
-	pid_t parent = getpid(), pid;
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rq) < 0)
-		return -errno;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ev) < 0) {
-		close(rq[0]);
-		close(rq[1]);
-		return -errno;
-	}
-	if ((pid = fork()) < 0) {
-		close(rq[0]);
-		close(rq[1]);
-		close(ev[0]);
-		close(ev[1]);
-		return -errno;
-	}
-	if (pid == 0)
-		become_spawner(d, rq[1], ev[1], parent);
-	close(rq[1]);
-	close(ev[1]);
-	d->privsep = true;
-	d->spawner_pid = pid;
-	d->spawner_req = rq[0];
-	d->spawner_ev = ev[0];
-	(void)fcntl(ev[0], F_SETFL, O_NONBLOCK);
-	return 0;
-}
-
-/*
- * Gone, or not answering: weftd cannot signal it (it is root), so it is
- * let go; it exits, killing what is left, when it sees its socket closed.
- */
-static void
-lost(struct weftd *d, const char *why)
-{
-	if (d->spawner_req < 0)
-		return;
-	if (d->spawner_io)
-		wf_io_stop(d->spawner_io);
-	d->spawner_io = NULL;
-	close(d->spawner_req);
-	close(d->spawner_ev);
-	d->spawner_req = d->spawner_ev = -1;
-	weftd_spawner_lost(d, why);
-}
-
-static void
-on_exits(wf_io *io, int fd, unsigned events, void *arg)
-{
-	struct weftd *d = arg;
-	struct exit_ev e;
-	ssize_t n;
-
-	(void)io;
-	(void)events;
-	while ((n = recv(fd, &e, sizeof(e), MSG_DONTWAIT)) > 0)
-		if (n == (ssize_t)sizeof(e))
-			pool_exited(d, e.pid, e.st);
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-		lost(d, "closed its socket");
-	pool_settle(d);
-}
-
-int
-spawner_watch(struct weftd *d)
-{
-	return wf_io_start(d->main, &d->spawner_io, d->spawner_ev, WF_READ,
-	    on_exits, d);
-}
-
-/* One request, its answer (and fds); a spawner that does not answer in
- * REPLY_WAIT_MS is taken for lost. */
-static int
-call(struct weftd *d, const struct req *q, struct reply *r, int fds[2])
-{
-	char ctl[CMSG_SPACE(2 * sizeof(int))];
-	struct iovec iov = { r, sizeof(*r) };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = ctl, .msg_controllen = sizeof(ctl) };
-	struct pollfd pf = { .fd = d->spawner_req, .events = POLLIN };
-	struct cmsghdr *cm;
-	ssize_t n;
-	int rc;
-
-	memset(r, 0, sizeof(*r));
-	if (d->spawner_req < 0)
-		return -EPIPE;
-	while ((n = send(d->spawner_req, q, sizeof(*q), MSG_NOSIGNAL)) < 0 &&
-	    errno == EINTR)
-		;
-	if (n < 0) {
-		rc = -errno;
-		lost(d, "cannot be asked");
-		return rc;
-	}
-	while ((rc = poll(&pf, 1, REPLY_WAIT_MS)) < 0 && errno == EINTR)
-		;
-	if (rc == 0) {
-		lost(d, "did not answer in 10 s");
-		return -ETIMEDOUT;
-	}
-	while ((n = recvmsg(d->spawner_req, &m, MSG_CMSG_CLOEXEC)) < 0 &&
-	    errno == EINTR)
-		;
-	if (n != (ssize_t)sizeof(*r)) {
-		rc = n < 0 ? -errno : -EPIPE;
-		lost(d, n == 0 ? "closed its socket" : "answered garbage");
-		return rc;
-	}
-	r->err[sizeof(r->err) - 1] = '\0';
-	for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type ==
-		    SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(2 * sizeof(int)))
-			memcpy(fds, CMSG_DATA(cm), 2 * sizeof(int));
-	return 0;
-}
-
-int
-spawner_spawn(struct weftd *d, const struct weftd_pool_cfg *p,
-    struct weftd_child *c, char *err, size_t errlen)
-{
-	struct req q = { .op = OP_SPAWN };
-	struct reply r;
-	int fds[2] = { -1, -1 }, rc;
-
-	q.uid = p->uid != (uid_t)-1 ? p->uid : d->cfg.uid;
-	snprintf(q.pool, sizeof(q.pool), "%s", p->name);
-	snprintf(q.cmd, sizeof(q.cmd), "%s", p->argv[0]);
-	c->pid = -1;
-	c->sock = c->out = -1;
-	if ((rc = call(d, &q, &r, fds)) < 0) {
-		snprintf(err, errlen, "%s", d->spawner_req < 0 ? "the spawner "
-		    "is gone" : strerror(-rc));
-		return rc;
-	}
-	if (r.rc < 0) {
-		snprintf(err, errlen, "%s", r.err);
-		return r.rc;
-	}
-	if (fds[0] < 0) {
-		snprintf(err, errlen, "the spawner sent no sockets");
-		(void)spawner_kill(d, r.pid, SIGKILL);
-		return -EPROTO;
-	}
-	c->pid = r.pid;
-	c->sock = fds[0];
-	c->out = fds[1];
-	return 0;
-}
-
-int
-spawner_kill(struct weftd *d, pid_t pid, int sig)
-{
-	struct req q = { .op = OP_KILL, .pid = pid, .sig = sig };
-	struct reply r;
-	int fds[2] = { -1, -1 }, rc;
-
-	return (rc = call(d, &q, &r, fds)) < 0 ? rc : r.rc;
-}
-
-int
-spawner_kill_wait(struct weftd *d, pid_t pid, int *st)
-{
-	struct req q = { .op = OP_KILL_WAIT, .pid = pid };
-	struct reply r;
-	int fds[2] = { -1, -1 }, rc;
-
-	if ((rc = call(d, &q, &r, fds)) < 0 || (rc = r.rc) < 0)
-		return rc;
-	*st = r.st;
-	return 0;
-}
-
-int
-spawner_reload(struct weftd *d, char *err, size_t errlen)
-{
-	struct req q = { .op = OP_RELOAD };
-	struct reply r;
-	int fds[2] = { -1, -1 }, rc;
-
-	if ((rc = call(d, &q, &r, fds)) < 0) {
-		snprintf(err, errlen, "asking the spawner: %s", strerror(-rc));
-		return rc;
-	}
-	if (r.rc < 0)
-		snprintf(err, errlen, "the spawner: %s", r.err);
-	return r.rc;
-}
-
-/* How it ended, in words: "was killed by SIGKILL". */
-static void
-ended(int st, char *why, size_t n)
-{
-	if (WIFSIGNALED(st))
-		snprintf(why, n, "was killed by SIG%s", sigabbrev_np(WTERMSIG(st)));
-	else
-		snprintf(why, n, "exited with status %d", WEXITSTATUS(st));
-}
-
-void
-spawner_stop(struct weftd *d)
-{
-	bool was_lost = d->spawner_req < 0;
-	char why[64];
-	pid_t r;
-	int st;
-
-	if (d->spawner_io)
-		wf_io_stop(d->spawner_io);
-	d->spawner_io = NULL;
-	if (d->spawner_pid <= 0)
-		return;
-	if (d->spawner_req >= 0) {
-		close(d->spawner_req);
-		close(d->spawner_ev);
-		d->spawner_req = d->spawner_ev = -1;
-	}
-	/* It kills what is left and exits at once. */
-	while ((r = waitpid(d->spawner_pid, &st, 0)) < 0 && errno == EINTR)
-		;
-	if (was_lost && r > 0) {
-		ended(st, why, sizeof(why));
-		weftd_log(LOG_ERR, "the spawner (pid %d) %s", (int)d->spawner_pid,
-		    why);
-	}
-	d->spawner_pid = 0;
-}
-
-void
-spawner_reaped(struct weftd *d, int st)
-{
-	char why[64];
-
-	ended(st, why, sizeof(why));
-	if (d->spawner_req >= 0)
-		lost(d, why);
-	else
-		weftd_log(LOG_ERR, "the spawner (pid %d) %s",
-		    (int)d->spawner_pid, why);
-	d->spawner_pid = 0;
+fail:
+	dprintf(2, "weftd-spawner: %s: %s\n", what, strerror(errno));
+	_exit(1);
 }

@@ -11,6 +11,7 @@
 #define WEFTD_SPAWNER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -34,8 +35,22 @@ int spawner_spawn(struct weftd *d, const struct weftd_pool_cfg *p,
 int spawner_kill(struct weftd *d, pid_t pid, int sig);
 /* SIGKILL and reap it now; *st its wait status. */
 int spawner_kill_wait(struct weftd *d, pid_t pid, int *st);
-/* It reads the configuration file again (a reload). */
-int spawner_reload(struct weftd *d, char *err, size_t errlen);
+/*
+ * A reload, in two steps: it reads the file again and keeps what it read
+ * aside (an error if that is not what weftd read: digest); then commit
+ * (it starts handlers from it from now on) or abort (it drops it).
+ */
+int spawner_prepare(struct weftd *d, uint64_t digest, char *err,
+    size_t errlen);
+void spawner_commit(struct weftd *d);
+void spawner_abort(struct weftd *d);
+/*
+ * Started as root with a spawner ahead, path must be root's alone: a file
+ * weftd's user could write would let a compromised weftd name any command
+ * and user for the spawner. 0, or -1 with err.
+ */
+int spawner_trust(const char *path, const struct weftd_config *c, char *err,
+    size_t errlen);
 /* SIGCHLD said it exited, with wait status st. */
 void spawner_reaped(struct weftd *d, int st);
 /* weftd is exiting: it kills what is left and exits. */

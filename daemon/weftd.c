@@ -196,6 +196,8 @@ begin_shutdown(struct weftd *d, const char *cause)
 	front_drain(d);
 }
 
+#define LOST_ABANDON_MS 100
+
 /*
  * The spawner is gone (spawner.c let it go), and its handlers with it:
  * they are taken for killed (their requests answered `worker failed`),
@@ -207,9 +209,17 @@ on_spawner_lost(wf_timer *t, void *arg)
 	struct weftd *d = arg;
 
 	(void)t;
+	pool_no_respawn(d);
 	pool_lost_all(d);
 	if (!d->stopping)
 		begin_shutdown(d, "the spawner is gone");
+	/*
+	 * What waits in the queues can never run: answered `shutting down`
+	 * now, not at shutdown_timeout (after the loops have had the lost
+	 * workers' `worker failed`, posted just before).
+	 */
+	if (d->stop_timer && !d->abandoned)
+		(void)wf_timer_start(d->stop_timer, LOST_ABANDON_MS, 0);
 }
 
 void
@@ -473,7 +483,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "weftd: %s\n", err);
 		return 1;
 	}
-	if (weftd_config_check(path, &d.cfg, false, err, sizeof(err)) < 0) {
+	if (weftd_config_check(path, &d.cfg, false, err, sizeof(err)) < 0 ||
+	    (geteuid() == 0 && spawner_needed(&d.cfg) &&
+	    spawner_trust(path, &d.cfg, err, sizeof(err)) < 0)) {
 		fprintf(stderr, "weftd: %s\n", err);
 		weftd_config_free(&d.cfg);
 		return 1;

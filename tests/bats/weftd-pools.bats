@@ -395,6 +395,52 @@ ids_of() {
 	assert_failure
 }
 
+@test "a reload that fails after the spawner read the file leaves the spawner on the old one" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	two_pools 'user = "nobody"' 'user = "bin"'
+	open_tmpdir
+	start_weftd
+	run $CLIENT "$ADDR" route 7:pid
+	pid=$(echo "$output" | head -n 1 | cut -d' ' -f2)
+	# A new environment for fast, and a port nobody may bind: it fails.
+	sed -i 's/"POOL=fast"/"POOL=changed"/; s/^  listen = { "127.0.0.1:0" }$/  listen = { "127.0.0.1:0", "127.0.0.1:1022" }/' "$CONF"
+	grep -q '"127.0.0.1:1022"' "$CONF"
+	kill -HUP "$WPID"
+	wait_for grep -q "reload: could not set up the new pools and listeners" "$LOG"
+	# A replacement is started from what the spawner had before.
+	kill -KILL "$pid"
+	wait_for grep -q "worker $pid killed by signal 9" "$LOG"
+	wait_for log_has_at_least 4 "worker [0-9]* started"
+	for i in 1 2 3 4; do
+		run $CLIENT "$ADDR" route 7:who:x
+		assert_output "0 fast route=7 uid=$(id -u bin) gid=$(id -g bin) x"
+	done
+}
+
+@test "with a spawner, -t refuses a file or a handler weftd's user could change, and root handlers" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	two_pools 'user = "nobody"' 'user = "bin"'
+	open_tmpdir
+	chmod o+w "$CONF"
+	run timeout 10 "$WEFTD" -t -c "$CONF"
+	assert_failure 1
+	assert_output "weftd: $CONF: weftd drops to user nobody, and the file it reads to start handlers must be root's alone (owned by root, not writable by nobody, its group or others)"
+	chmod o-w "$CONF"
+	cp "$PYTHON" "$BATS_TEST_TMPDIR/py"
+	chown nobody "$BATS_TEST_TMPDIR/py"
+	sed -i "0,/command = .*/s||command = { \"$BATS_TEST_TMPDIR/py\", \"$HELPERS/handler.py\" }|" "$CONF"
+	run timeout 10 "$WEFTD" -t -c "$CONF"
+	assert_failure 1
+	assert_output --regexp "^weftd: $CONF:[0-9]+: pool \"default\": command $BATS_TEST_TMPDIR/py is writable by user nobody, which weftd drops to"
+	two_pools 'user = "nobody"' 'user = "root"'
+	run timeout 10 "$WEFTD" -t -c "$CONF"
+	assert_failure 1
+	assert_output --regexp "pool \"fast\": user root: weftd drops to user nobody, and starts no handler as root$"
+	run timeout 10 "$WEFTD" -f -c "$CONF"
+	assert_failure 1
+	assert_output --partial "starts no handler as root"
+}
+
 @test "a handler of another user that ignores SIGTERM gets SIGKILL, through the spawner" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root"
 	two_pools 'user = "nobody"' 'user = "bin"
@@ -428,8 +474,8 @@ ids_of() {
 	wait "$WPID" || WSTATUS=$?
 	WPID=
 	assert_equal "$WSTATUS" 1
-	grep -q "crit: the spawner closed its socket: no handler can be started" "$LOG"
-	grep -q "the spawner (pid $SP) was killed by SIGKILL" "$LOG"
+	grep -Eq "crit: the spawner (closed its socket|\(pid $SP\) killed by signal 9 \(Killed\)): no handler can be started" "$LOG"
+	grep -q "the spawner (pid $SP) killed by signal 9 (Killed)" "$LOG"
 	grep -q "the spawner is gone: shutting down" "$LOG"
 	# None of its handlers outlived it, and weftd started none itself.
 	run pgrep -f "$HELPERS/handler.py"

@@ -161,8 +161,8 @@ drop_in() {
 	assert_line " 2 $(box_in id -u daemon)"
 	assert_line " 1 $(box_in id -u bin)"
 	b=$(box_in pgrep -P "$sp" -u bin)
-	run box_in sh -c "grep 'Max open files' /proc/$b/limits | tr -s ' '"
-	assert_output "Max open files 256 256 files"
+	run box_in grep 'Max open files' "/proc/$b/limits"
+	assert_output --regexp '^Max open files +256 +256 +files *$'
 	run box_in sh -c 'echo one | weft-cat 127.0.0.1:7000; echo two | weft-cat 127.0.0.1:7001'
 	assert_output "$(printf 'one\ntwo')"
 	run box_in systemctl stop weftd

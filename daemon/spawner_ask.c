@@ -23,6 +23,8 @@
 #include "weftd.h"
 
 #define REPLY_WAIT_MS 10000
+/* Reading the file looks users up (NSS): slow directories get longer. */
+#define PREPARE_WAIT_MS 30000
 #define STOP_WAIT_MS 2000
 
 bool
@@ -145,7 +147,7 @@ take_fds(struct msghdr *m, int fds[2])
 	return n ? -EMFILE : 0;
 }
 
-/* One request, its answer (and fds); one not answered in REPLY_WAIT_MS
+/* One request, its answer (and fds); one not answered in time (wait)
  * loses the spawner. */
 static int
 call(struct weftd *d, const struct sp_req *q, struct sp_reply *r, int fds[2])
@@ -158,9 +160,9 @@ call(struct weftd *d, const struct sp_req *q, struct sp_reply *r, int fds[2])
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
 	    .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
 	struct pollfd pf = { .fd = d->spawner_req, .events = POLLIN };
+	int rc, wait = q->op == OP_PREPARE ? PREPARE_WAIT_MS : REPLY_WAIT_MS;
 	char why[64];
 	ssize_t n;
-	int rc;
 
 	memset(r, 0, sizeof(*r));
 	fds[0] = fds[1] = -1;
@@ -176,11 +178,10 @@ call(struct weftd *d, const struct sp_req *q, struct sp_reply *r, int fds[2])
 		lost(d, why);
 		return rc;
 	}
-	while ((rc = poll(&pf, 1, REPLY_WAIT_MS)) < 0 && errno == EINTR)
+	while ((rc = poll(&pf, 1, wait)) < 0 && errno == EINTR)
 		;
 	if (rc == 0) {
-		snprintf(why, sizeof(why), "did not answer in %d ms",
-		    REPLY_WAIT_MS);
+		snprintf(why, sizeof(why), "did not answer in %d ms", wait);
 		lost(d, why);
 		return -ETIMEDOUT;
 	}
@@ -194,7 +195,11 @@ call(struct weftd *d, const struct sp_req *q, struct sp_reply *r, int fds[2])
 			close(fds[0]);
 			close(fds[1]);
 		}
-		lost(d, n == 0 ? "closed its socket" : "answered garbage");
+		if (n < 0)
+			snprintf(why, sizeof(why), "cannot be heard (recvmsg: "
+			    "%s)", strerror(-rc));
+		lost(d, n == 0 ? "closed its socket" : n < 0 ? why :
+		    "answered garbage");
 		return rc;
 	}
 	r->err[sizeof(r->err) - 1] = '\0';

@@ -78,7 +78,7 @@ spawner_trust(const char *path, const struct weftd_config *c, char *err,
     size_t errlen)
 {
 	struct stat st;
-	unsigned i;
+	unsigned i, k;
 
 	if (stat(path, &st) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -100,13 +100,16 @@ spawner_trust(const char *path, const struct weftd_config *c, char *err,
 			    path, p->line, p->name, p->user, c->user);
 			return -1;
 		}
-		if (stat(p->argv[0], &st) == 0 && writable_by(&st, c)) {
-			snprintf(err, errlen, "%s:%d: pool \"%s\": command %s is "
-			    "writable by user %s, which weftd drops to: it could "
-			    "run as the pool's user", path, p->line, p->name,
-			    p->argv[0], c->user);
-			return -1;
-		}
+		/* The program, and any file it is given (a script, say). */
+		for (k = 0; k < p->argc; k++)
+			if (p->argv[k][0] == '/' && stat(p->argv[k], &st) == 0 &&
+			    S_ISREG(st.st_mode) && writable_by(&st, c)) {
+				snprintf(err, errlen, "%s:%d: pool \"%s\": command "
+				    "%s is writable by user %s, which weftd drops "
+				    "to: it could run as the pool's user", path,
+				    p->line, p->name, p->argv[k], c->user);
+				return -1;
+			}
 	}
 	return 0;
 }

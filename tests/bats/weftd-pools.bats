@@ -432,6 +432,14 @@ ids_of() {
 	run timeout 10 "$WEFTD" -t -c "$CONF"
 	assert_failure 1
 	assert_output --regexp "^weftd: $CONF:[0-9]+: pool \"default\": command $BATS_TEST_TMPDIR/py is writable by user nobody, which weftd drops to"
+	# A script it runs is as good as the program.
+	cp "$HELPERS/handler.py" "$BATS_TEST_TMPDIR/h.py"
+	chgrp nogroup "$BATS_TEST_TMPDIR/h.py"
+	chmod g+w "$BATS_TEST_TMPDIR/h.py"
+	sed -i "0,/command = .*/s||command = { \"$PYTHON\", \"$BATS_TEST_TMPDIR/h.py\" }|" "$CONF"
+	run timeout 10 "$WEFTD" -t -c "$CONF"
+	assert_failure 1
+	assert_output --regexp "pool \"default\": command $BATS_TEST_TMPDIR/h.py is writable by user nobody"
 	two_pools 'user = "nobody"' 'user = "root"'
 	run timeout 10 "$WEFTD" -t -c "$CONF"
 	assert_failure 1

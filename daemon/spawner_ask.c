@@ -76,16 +76,24 @@ spawner_start(struct weftd *d)
  * let go; it exits, killing what is left, when it sees its socket closed.
  */
 static void
+hang_up(struct weftd *d)
+{
+	if (d->spawner_io)
+		wf_io_stop(d->spawner_io);
+	d->spawner_io = NULL;
+	if (d->spawner_req >= 0) {
+		close(d->spawner_req);
+		close(d->spawner_ev);
+		d->spawner_req = d->spawner_ev = -1;
+	}
+}
+
+static void
 lost(struct weftd *d, const char *why)
 {
 	if (d->spawner_req < 0)
 		return;
-	if (d->spawner_io)
-		wf_io_stop(d->spawner_io);
-	d->spawner_io = NULL;
-	close(d->spawner_req);
-	close(d->spawner_ev);
-	d->spawner_req = d->spawner_ev = -1;
+	hang_up(d);
 	weftd_spawner_lost(d, why);
 }
 
@@ -334,16 +342,9 @@ spawner_stop(struct weftd *d)
 	pid_t r = 0;
 	int st;
 
-	if (d->spawner_io)
-		wf_io_stop(d->spawner_io);
-	d->spawner_io = NULL;
+	hang_up(d);
 	if (d->spawner_pid <= 0)
 		return;
-	if (d->spawner_req >= 0) {
-		close(d->spawner_req);
-		close(d->spawner_ev);
-		d->spawner_req = d->spawner_ev = -1;
-	}
 	/*
 	 * It kills what is left and exits at once; one stuck (in a child's
 	 * waitpid, say) does not hold weftd's exit: PR_SET_PDEATHSIG ends it.

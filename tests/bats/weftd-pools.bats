@@ -455,9 +455,9 @@ ids_of() {
 	  request_timeout = 300ms'
 	open_tmpdir
 	start_weftd
-	run $CLIENT "$ADDR" route 7:stubborn
+	run $CLIENT "$ADDR" route 7:noterm
 	assert_line --index 0 --partial "3 "
-	pid=$(sed -n 's/.*worker \([0-9]*\): stubborn$/\1/p' "$LOG")
+	pid=$(sed -n 's/.*worker \([0-9]*\): ignoring SIGTERM$/\1/p' "$LOG")
 	wait_for grep -q "worker $pid: still running 2000 ms after SIGTERM; sending SIGKILL" "$LOG"
 	wait_for grep -q "worker $pid killed by signal 9" "$LOG"
 }

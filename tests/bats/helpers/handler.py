@@ -21,7 +21,7 @@
   signal:P,S  try kill(P, S); answer "sent" or the errno's name
   peek:P      try to read /proc/P/mem; answer "read" or the errno's name
   limits      answer "nofile=N as=M", our hard limits
-  stubborn    ignore SIGTERM from now on, and hang
+  noterm      ignore SIGTERM from now on, and hang
 anything else is echoed. With --die-at-start it exits 3 at once. With
 --tags it says hello and answers with each request's tag (flags)."""
 import array
@@ -138,9 +138,9 @@ def main():
             if verb == "half":
                 return 0
             time.sleep(60)
-        elif verb == "stubborn":
+        elif verb == "noterm":
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            print("stubborn", flush=True)
+            print("ignoring SIGTERM", flush=True)
             while True:
                 time.sleep(60)
         elif verb == "exit":

@@ -46,12 +46,13 @@ BENCH_SRC = $(wildcard tests/bench/*.c)
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 EXAMPLE_SRC = $(wildcard examples/*.c examples/handlers/*.c)
 EXAMPLE_BIN = $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
-TOOL_BIN  = $(BUILD)/weft-cat $(BUILD)/weftd
+TOOL_BIN  = $(BUILD)/weft-cat $(BUILD)/weftd $(BUILD)/weftctl
 WEFTD_SRC = daemon/weftd.c daemon/front.c daemon/dispatch.c daemon/worker.c \
             daemon/pool.c daemon/pools.c daemon/spawner.c daemon/spawner_ask.c daemon/job.c daemon/log.c daemon/config.c \
-            daemon/spawn.c daemon/reload.c daemon/budget.c daemon/listen.c
+            daemon/spawn.c daemon/reload.c daemon/budget.c daemon/listen.c \
+            daemon/stats.c daemon/report.c daemon/admin.c daemon/control.c daemon/http.c
 
-.PHONY: all run test unit check-deps asan tsan valgrind test-system fuzz chaos deb bench install uninstall clean FORCE
+.PHONY: all run test unit check-deps test-deps asan tsan valgrind test-system fuzz chaos deb bench install uninstall clean FORCE
 
 all: $(LIB_A) $(LIB_SO) $(OUT)/libweft.so $(EXAMPLE_BIN) $(TOOL_BIN)
 
@@ -62,6 +63,7 @@ SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 $(BUILD)/paths.h: FORCE
 	@mkdir -p $(@D)
 	@echo '#define WEFTD_CONF "$(SYSCONFDIR)/weft/weftd.conf"' > $@.tmp
+	@echo '#define WEFT_VERSION "$(VERSION)"' >> $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
 # -MMD: each object depends on exactly the headers it includes.
@@ -95,6 +97,10 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A)
 
 $(BUILD)/weft-cat: daemon/weft-cat.c $(LIB_A)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+$(BUILD)/weftctl: daemon/weftctl.c daemon/config.c daemon/config.h $(BUILD)/paths.h $(LIB_A)
+	$(CC) $(CPPFLAGS) -include $(BUILD)/paths.h $(ALL_CFLAGS) $(LDFLAGS) -o $@ \
+		daemon/weftctl.c daemon/config.c $(LIB_A) -lconfuse $(LDLIBS)
 
 $(BUILD)/weftd: $(WEFTD_SRC) $(wildcard daemon/*.h) $(BUILD)/paths.h $(LIB_A)
 	$(CC) $(CPPFLAGS) -include $(BUILD)/paths.h \
@@ -140,13 +146,18 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 check-deps:
 	@sh scripts/deps.sh
 
+# The tests need more than running weftd does: promtool checks /metrics.
+TEST_DEPS = prometheus
+test-deps:
+	@WEFT_DEPS_EXTRA="$(TEST_DEPS)" sh scripts/deps.sh
+
 # weftd in the foreground on 127.0.0.1:7000 with the example echo handler.
 run: check-deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run.sh
 
 # Run-time dependencies first, so a fresh Debian 12 machine needs nothing else.
-test: check-deps
+test: test-deps
 	@$(MAKE) --no-print-directory unit-build
 	@sh scripts/run-tests.sh $(UNIT_BIN) -- tests/bats
 
@@ -157,7 +168,7 @@ unit-build: all $(UNIT_BIN) $(BUILD)/tests/failinject.so \
 # The same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer,
 # and under ThreadSanitizer; each in its own build tree.
 SANFLAGS = -O1 -g -fno-omit-frame-pointer
-asan: check-deps
+asan: test-deps
 	@$(MAKE) --no-print-directory BUILD=build/asan OUT=build/asan \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 		CFLAGS="$(SANFLAGS)" unit-build
@@ -165,7 +176,7 @@ asan: check-deps
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 WEFT_BUILD=$(CURDIR)/build/asan \
 		sh scripts/run-tests.sh $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%) -- tests/bats
 
-tsan: check-deps
+tsan: test-deps
 	@$(MAKE) --no-print-directory BUILD=build/tsan OUT=build/tsan \
 		SAN="-fsanitize=thread" CFLAGS="$(SANFLAGS)" unit-build
 	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 WEFT_BUILD=$(CURDIR)/build/tsan \
@@ -226,7 +237,7 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/weft
 	install -m 755 $(BUILD)/weftd $(DESTDIR)$(SBINDIR)/
-	install -m 755 $(BUILD)/weft-cat $(DESTDIR)$(BINDIR)/
+	install -m 755 $(BUILD)/weft-cat $(BUILD)/weftctl $(DESTDIR)$(BINDIR)/
 	install -m 755 $(BUILD)/examples/handlers/echo examples/handlers/echo.py \
 		$(DESTDIR)$(LIBEXECDIR)/
 	$(SUBST) systemd/weftd.service.in > $(DESTDIR)$(UNITDIR)/weftd.service
@@ -249,6 +260,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/weftd $(DESTDIR)$(BINDIR)/weft-cat \
+		$(DESTDIR)$(BINDIR)/weftctl \
 		$(DESTDIR)$(UNITDIR)/weftd.service $(DESTDIR)$(UNITDIR)/weftd.socket
 	@# Only our files: LIBEXECDIR and INCLUDEDIR may be shared.
 	rm -f $(DESTDIR)$(LIBEXECDIR)/echo $(DESTDIR)$(LIBEXECDIR)/echo.py

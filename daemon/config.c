@@ -419,6 +419,29 @@ check_listen(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/*
+ * control and metrics_listen: "" (none) or an address; the control socket
+ * only unix:/absolute/path, as it is for this host's operators only.
+ */
+static int
+check_admin(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *name = cfg_opt_name(opt), *s = cfg_opt_getnstr(opt, 0);
+	bool control = strcmp(name, "control") == 0;
+	struct wf_addr a;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	if ((control && strncmp(s, "unix:/", 6) != 0) ||
+	    wf_addr_parse(&a, s) < 0) {
+		cfg_error(cfg, "%s: \"%s\" is not %s (or \"\" for none)", name, s,
+		    control ? "unix:/absolute/path" :
+		    "HOST:PORT, [IPV6]:PORT or unix:/path");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 check_routes(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -774,6 +797,8 @@ weftd_config_free(struct weftd_config *c)
 	free(c->user);
 	free(c->group);
 	free(c->groups);
+	free(c->control);
+	free(c->metrics_listen);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -887,6 +912,8 @@ load_pool(cfg_t *sec, const char *name, struct weftd_pool_cfg **out,
 	p->rlimit_nofile = (uint64_t)cfg_getint(sec, "rlimit_nofile");
 	weftd_parse_size(cfg_getstr(sec, "rlimit_as"), &v);
 	p->rlimit_as = v;
+	weftd_parse_duration(cfg_getstr(sec, "slow_request"),
+	    &p->slow_request_ms);
 	if (cfg_size(sec, "command") == 0) {
 		snprintf(err, errlen, "%s:%d: pool \"%s\": command is required",
 		    path, sec->line, name);
@@ -1034,6 +1061,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 	CFG_STR("group", "", CFGF_NONE), \
 	CFG_INT("rlimit_nofile", 0, CFGF_NONE), \
 	CFG_STR("rlimit_as", "0", CFGF_NONE), \
+	CFG_STR("slow_request", "0", CFGF_NONE), \
 	CFG_END()
 	cfg_opt_t handler_opts[] = { POOL_OPTS };
 	cfg_opt_t pool_opts[] = { CFG_STR_LIST("listen", "{}", CFGF_NONE),
@@ -1052,6 +1080,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		CFG_STR("max_frame", "1m", CFGF_NONE),
 		CFG_STR("idle_timeout", "60s", CFGF_NONE),
 		CFG_STR("shutdown_timeout", "10s", CFGF_NONE),
+		CFG_STR("drain_delay", "0", CFGF_NONE),
 		CFG_STR("frame_timeout", "30s", CFGF_NONE),
 		CFG_STR("send_timeout", "30s", CFGF_NONE),
 		CFG_STR("max_buffered", "0", CFGF_NONE),
@@ -1062,6 +1091,8 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		CFG_SEC("unix_socket", unix_opts, CFGF_NONE),
 		CFG_STR("user", "", CFGF_NONE),
 		CFG_STR("group", "", CFGF_NONE),
+		CFG_STR("control", "unix:" DEFAULT_CONTROL, CFGF_NONE),
+		CFG_STR("metrics_listen", "", CFGF_NONE),
 		CFG_SEC("handler", handler_opts, CFGF_NODEFAULT),
 		CFG_SEC("pool", pool_opts, CFGF_MULTI | CFGF_TITLE |
 		    CFGF_NO_TITLE_DUPES),
@@ -1078,6 +1109,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		{ "max_frame", check_size },
 		{ "idle_timeout", check_duration },
 		{ "shutdown_timeout", check_duration },
+		{ "drain_delay", check_duration },
 		{ "frame_timeout", check_duration },
 		{ "send_timeout", check_duration },
 		{ "max_buffered", check_size },
@@ -1091,6 +1123,8 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		{ "user", check_owner },
 		{ "group", check_owner },
 		{ "pool", check_pool },
+		{ "control", check_admin },
+		{ "metrics_listen", check_admin },
 		{ "pool|listen", check_listen },
 #define POOL_CHECKS(sec) \
 		{ sec "|command", check_command }, \
@@ -1103,7 +1137,8 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		{ sec "|user", check_owner }, \
 		{ sec "|group", check_owner }, \
 		{ sec "|rlimit_nofile", check_range }, \
-		{ sec "|rlimit_as", check_size }
+		{ sec "|rlimit_as", check_size }, \
+		{ sec "|slow_request", check_duration }
 		POOL_CHECKS("handler"),
 		POOL_CHECKS("pool"),
 	};
@@ -1176,6 +1211,7 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 	weftd_parse_duration(cfg_getstr(cfg, "idle_timeout"), &c->idle_timeout_ms);
 	weftd_parse_duration(cfg_getstr(cfg, "shutdown_timeout"),
 	    &c->shutdown_timeout_ms);
+	weftd_parse_duration(cfg_getstr(cfg, "drain_delay"), &c->drain_delay_ms);
 	weftd_parse_duration(cfg_getstr(cfg, "frame_timeout"),
 	    &c->frame_timeout_ms);
 	weftd_parse_duration(cfg_getstr(cfg, "send_timeout"),
@@ -1192,6 +1228,18 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 	c->unix_socket.uid = (uid_t)id;
 	lookup_id(cfg_getstr(u, "group"), 1, &id);
 	c->unix_socket.gid = (gid_t)id;
+	/* The default, even written out (the shipped file does), may be
+	 * left out where it cannot be bound; another path may not. */
+	c->control_set = strcmp(cfg_getstr(cfg, "control"),
+	    "unix:" DEFAULT_CONTROL) != 0;
+	if ((c->control = strdup(cfg_getstr(cfg, "control") + (*cfg_getstr(cfg,
+	    "control") ? 5 : 0))) == NULL ||
+	    (c->metrics_listen = strdup(cfg_getstr(cfg, "metrics_listen"))) ==
+	    NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		weftd_config_free(c);
+		goto out;
+	}
 	if (ids(cfg, &c->user, &c->group, &c->uid, &c->gid, &c->groups,
 	    &c->ngroups, err, errlen, path, "") < 0 || load_pools(cfg, c, path, err, errlen) < 0 ||
 	    top_listen(cfg, c, path, err, errlen) < 0) {

@@ -11,6 +11,7 @@
 #define MAX_ADDRS 64     /* listen addresses, all pools together */
 #define POOL_NAME_MAX 32
 #define DEFAULT_POOL "default"
+#define DEFAULT_CONTROL "/run/weft/control.sock"
 
 /* A pool of handler processes: a `pool "NAME" { }` or the handler section. */
 struct weftd_pool_cfg {
@@ -34,6 +35,7 @@ struct weftd_pool_cfg {
 	gid_t *groups;      /* supplementary: the user's (getgrouplist) */
 	int ngroups;
 	uint64_t rlimit_nofile, rlimit_as; /* 0: as weftd's */
+	uint64_t slow_request_ms; /* 0: off */
 };
 
 struct weftd_config {
@@ -45,6 +47,7 @@ struct weftd_config {
 	uint32_t max_frame;           /* bytes */
 	uint64_t idle_timeout_ms;     /* 0: none */
 	uint64_t shutdown_timeout_ms;
+	uint64_t drain_delay_ms;      /* SIGTERM: /readyz 503, still serving */
 	uint64_t frame_timeout_ms;    /* first byte of a frame to its last */
 	uint64_t send_timeout_ms;     /* oldest answer byte owed, unwritten */
 	uint64_t max_buffered;        /* bytes of requests and answers held */
@@ -63,6 +66,11 @@ struct weftd_config {
 	gid_t gid;
 	gid_t *groups;
 	int ngroups;
+	/* The control socket's path ("": none) and whether it is another
+	 * than the default (which may be left out when it cannot be bound). */
+	char *control;
+	bool control_set;
+	char *metrics_listen; /* "": none */
 	struct weftd_pool_cfg **pools; /* the `default` pool first, if any */
 	unsigned npools;
 	uint64_t digest; /* of the file's bytes (FNV-1a): same file read? */

@@ -32,12 +32,51 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lane.h"
 #include "log.h"
 
 /* --- answers -------------------------------------------------------------- */
+
+/* Prometheus' default buckets, widened both ways: 100 us to 60 s. */
+const uint64_t lat_bounds_us[LAT_BOUNDS] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+	250000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000,
+	60000000,
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+add(atomic_ullong *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) +
+	    n, memory_order_relaxed);
+}
+
+/* One more answer of l's: its status and its latency, counted. */
+static void
+count_answer(struct lane *l, const struct job *j)
+{
+	unsigned status = (unsigned)j->frame[4] << 8 | j->frame[5], i;
+	uint64_t us = j->born ? (now_ns() - j->born) / 1000 : 0;
+
+	add(&l->st.answers[status < STATUS_HANDLER ? status : STATUS_HANDLER],
+	    1);
+	for (i = 0; i < LAT_BOUNDS && us > lat_bounds_us[i]; i++)
+		;
+	add(&l->st.lat[i], 1);
+	add(&l->st.lat_sum_us, us);
+}
 
 static bool
 gone(const struct job *j)
@@ -70,6 +109,7 @@ lane_answer(struct lane *l, struct job *j)
 {
 	struct front *cf = j->client->front;
 
+	count_answer(l, j);
 	if (l->closed || gone(j)) {
 		drop(l, j);
 		return;
@@ -119,7 +159,10 @@ enqueue(struct lane *l, struct job *j)
 	*ds->qtail = j;
 	ds->qtail = &j->next;
 	atomic_fetch_add(&ds->qlen, 1);
+	if (n + 1 > atomic_load_explicit(&ds->qmax, memory_order_relaxed))
+		atomic_store_explicit(&ds->qmax, n + 1, memory_order_relaxed);
 	pthread_mutex_unlock(&ds->qlock);
+	add(&l->st.max_reached, 1);
 	lane_kick(l); /* this loop's flush pulls, if it has room by then */
 	/* A loop that got room since we looked pulls it. */
 	for (i = 0; i < ds->nlanes; i++) {
@@ -297,6 +340,7 @@ void
 dispatch_submit(struct lane *l, struct job *j)
 {
 	j->ds = l->ds;
+	j->born = now_ns();
 	atomic_fetch_add_explicit(&l->ds->pending, 1, memory_order_relaxed);
 	lane_place(l, j, true);
 }
@@ -583,7 +627,7 @@ struct view {
 	struct {
 		bool routable;
 		unsigned pipeline, queue_limit, nworkers;
-		uint64_t request_ms;
+		uint64_t request_ms, slow_ms;
 	} lim[MAX_POOLS];
 	unsigned nroutes;
 	struct route routes[]; /* by id */
@@ -607,6 +651,7 @@ take_view(void *arg)
 		l->queue_limit = v->lim[s].queue_limit;
 		l->nworkers = v->lim[s].nworkers;
 		l->request_ms = v->lim[s].request_ms;
+		l->slow_ms = v->lim[s].slow_ms;
 	}
 	free(f->view); /* the loop keeps the view: its routes */
 	f->view = v;
@@ -646,6 +691,7 @@ dispatch_views(struct weftd *d)
 			v->lim[s].queue_limit = p->cfg->queue_limit;
 			v->lim[s].nworkers = p->cfg->workers;
 			v->lim[s].request_ms = p->cfg->request_timeout_ms;
+			v->lim[s].slow_ms = p->cfg->slow_request_ms;
 			for (k = 0; !p->removed && !p->fresh &&
 			    k < p->cfg->nroutes; k++) {
 				v->routes[v->nroutes].id = p->cfg->routes[k];

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -638,6 +639,7 @@ on_tick(wf_timer *t, void *arg)
 	dispatch_tick(f);
 	front_kick(f);
 	weftd_rl_flush(&f->rl, now, false);
+	weftd_rl_flush(&f->slow_rl, now, false);
 	if (LIST_EMPTY(&f->clients))
 		wf_timer_stop(t);
 }
@@ -652,6 +654,29 @@ on_drain(wf_conn *conn, void *arg)
 }
 
 /* --- connections --------------------------------------------------------- */
+
+static void
+set_peer(struct client *c, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+		c->peer_family = AF_INET;
+		c->peer_port = ntohs(in->sin_port);
+		memcpy(c->peer_addr, &in->sin_addr, 4);
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+
+		c->peer_family = AF_INET6;
+		c->peer_port = ntohs(in6->sin6_port);
+		memcpy(c->peer_addr, &in6->sin6_addr, 16);
+	}
+}
 
 static void
 on_open(wf_conn *conn, void *arg)
@@ -677,6 +702,7 @@ on_open(wf_conn *conn, void *arg)
 	home = li >= 0 && li < MAX_ADDRS ? atomic_load(&d->lmap[li]) : 0;
 	c->home_slot = home ? (home & 0xff) - 1 : MAX_POOLS;
 	c->home_serial = home >> 8;
+	set_peer(c, wf_conn_fd(conn));
 	/* Answers owed over the client's share: it does not read them. */
 	wf_conn_set_limits(conn, 0, READ_CHUNK, f->max_client + f->max_frame +
 	    WF_FRAME_HDR);
@@ -879,6 +905,10 @@ front_start(struct weftd *d)
 		f->rl.interval_ms = LOG_PER_MS;
 		snprintf(f->rl.what, sizeof(f->rl.what), "client lines on IO "
 		    "thread %u", i);
+		f->slow_rl.burst = LOG_BURST;
+		f->slow_rl.interval_ms = LOG_PER_MS;
+		snprintf(f->slow_rl.what, sizeof(f->slow_rl.what), "slow "
+		    "request lines on IO thread %u", i);
 	}
 	return 0;
 }

@@ -100,6 +100,8 @@ job_init(struct job *j, struct client *c, uint64_t seq, uint32_t cap,
 	j->held = 0;
 	j->tag = 0;
 	j->resends = 0;
+	j->born = 0;
+	j->slow = false;
 	atomic_fetch_add(&c->refs, 1);
 	budget_charge(c->front->d, job_charge(j));
 	return j;
@@ -190,6 +192,8 @@ job_error(struct job *j, uint16_t status, const char *msg)
 		return j;
 	}
 	e->t0 = j->t0;
+	e->born = j->born;
+	e->slow = j->slow;
 	e->held = j->held;
 	(void)job_set_response(&e, status, msg, len);
 	job_free(j);

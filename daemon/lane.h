@@ -18,6 +18,28 @@
 #define KEY_T0 ((UINT64_C(1) << 48) - 1)
 #define NO_ROOM UINT64_MAX
 
+/*
+ * Answers by status: weftd's own codes 0-6 (0 is the handler's success),
+ * and any other code a handler sent (STATUS_HANDLER).
+ */
+#define STATUS_HANDLER 7
+#define STATUS_KINDS 8
+/* Latency buckets' upper bounds in microseconds; one more for the rest. */
+#define LAT_BOUNDS 18
+extern const uint64_t lat_bounds_us[LAT_BOUNDS];
+
+/*
+ * A lane's counts: written by its loop only, read by the main thread
+ * (stats.c) which sums the lanes. Relaxed: they are counts, not signals.
+ */
+struct lane_stats {
+	atomic_ullong answers[STATUS_KINDS];
+	atomic_ullong lat[LAT_BOUNDS + 1];
+	atomic_ullong lat_sum_us;
+	atomic_ullong max_reached; /* requests queued: no worker had room */
+	atomic_ullong slow;        /* requests logged by slow_request */
+};
+
 struct xfer {
 	struct job *head, **tail;
 };
@@ -42,6 +64,8 @@ struct lane {
 	bool xdirty;             /* some xfer is not empty */
 	bool kicked;             /* changed since the last flush (lane_kick) */
 	bool closed;             /* dispatch_close(): drop everything */
+	uint64_t slow_ms;        /* slow_request; 0: off */
+	struct lane_stats st;
 	unsigned placed;         /* main thread: workers given it */
 	/* Read by the other loops. */
 	_Alignas(64) atomic_uint pub_idle; /* idle workers */
@@ -62,6 +86,7 @@ struct dispatch {
 	_Alignas(64) pthread_mutex_t qlock;
 	struct job *qhead, **qtail;
 	atomic_uint qlen;
+	atomic_uint qmax;      /* the longest qlen has been */
 };
 
 static inline uint64_t

@@ -169,6 +169,8 @@ spawn_one(struct pool *p)
 	dispatch_worker_new(w);
 	w->pid = ch.pid;
 	w->gen = p->gen;
+	w->replaces = p->replacing;
+	p->replacing = NULL;
 	/* With old workers still serving, a new one proves itself first. */
 	w->probation = p->old_live > 0;
 	w->out_rl.burst = OUTPUT_BURST;
@@ -215,8 +217,22 @@ retire_one_old(struct pool *p)
 		return 0;
 	w->leaving = true;
 	p->old_live--;
-	dispatch_worker_quiesce(w);
+	dispatch_worker_quiesce(w, p->rolling ? "restart" : "reload");
+	if (p->old_live == 0)
+		p->rolling = false;
 	return 1;
+}
+
+/* Starting or on probation: not up yet. */
+static unsigned
+coming_up(const struct pool *p)
+{
+	const struct worker *w;
+	unsigned n = 0;
+
+	LIST_FOREACH(w, &p->all, plink)
+		n += w->probation && !w->retired;
+	return n;
 }
 
 /* A new worker lived through its probation: it serves, an old one goes. */
@@ -242,6 +258,8 @@ came_up(struct worker *w)
 	if (all_up)
 		while (retire_one_old(p))
 			;
+	if (p->rolling)
+		fill(p);
 }
 
 static void
@@ -271,6 +289,9 @@ fill(struct pool *p)
 	uint64_t now = wf_loop_now(d->main);
 
 	while (!p->stopping && p->live < p->cfg->workers) {
+		/* A restart goes one worker at a time. */
+		if (p->rolling && coming_up(p) > 0)
+			return;
 		if (now < p->not_before) {
 			if (!wf_timer_active(p->respawn))
 				(void)wf_timer_start(p->respawn,
@@ -296,9 +317,12 @@ pool_retire(struct worker *w, const char *why)
 		return;
 	w->retired = true;
 	w->why = why;
-	if (w->gen == p->gen)
+	/* A leaving worker left the counts when it began to leave. */
+	if (w->leaving)
+		;
+	else if (w->gen == p->gen)
 		p->live--;
-	else if (!w->leaving)
+	else
 		p->old_live--;
 	dispatch_worker_down(w);
 	if (!w->exited) {
@@ -322,7 +346,7 @@ pool_retire(struct worker *w, const char *why)
 	 * replaced at once (the request got `worker failed`), and weftd's own
 	 * retirements (reload) are no failure at all.
 	 */
-	if (w->gen == p->gen && atomic_load(&w->assigned) == 0 &&
+	if (w->gen == p->gen && !w->leaving && atomic_load(&w->assigned) == 0 &&
 	    now - w->started < QUICK_MS) {
 		delay = back_off(p, now);
 		if (w->probation && !p->failing) {
@@ -338,6 +362,10 @@ pool_retire(struct worker *w, const char *why)
 		}
 	} else if (w->gen == p->gen) {
 		p->quick_fails = 0;
+	}
+	if (w->gen == p->gen && !w->leaving) {
+		p->respawns++;
+		p->replacing = why;
 	}
 	fill(p);
 }
@@ -367,14 +395,23 @@ release(struct worker *w)
 }
 
 static void
-log_exit(const struct worker *w, int st)
+log_exit(struct worker *w, int st)
 {
 	char how[64];
 	int level = w->retired ? LOG_INFO : LOG_WARNING;
 
+	struct pool *p = w->pool;
+	struct pool_exit *e = &p->exits[p->nexits++ % 8];
+
+	weftd_ended(st, how, sizeof(how));
+	e->pid = w->pid;
+	e->at = time(NULL);
+	if (w->retired && strcmp(w->why, "exited") != 0)
+		snprintf(e->how, sizeof(e->how), "%.40s (%.50s)", w->why, how);
+	else
+		snprintf(e->how, sizeof(e->how), "%.90s", how);
 	if (!weftd_rl_allow(&w->pool->life_rl, wf_loop_now(w->d->main)))
 		return;
-	weftd_ended(st, how, sizeof(how));
 	if (w->retired && strcmp(w->why, "exited") != 0)
 		weftd_log(level, "%sworker %d %s (retired: %s)", w->pool->tag,
 		    (int)w->pid, how, w->why);
@@ -470,6 +507,7 @@ pool_reload(struct pool *p, struct weftd_pool_cfg *cfg)
 	p->quick_fails = 0;
 	p->not_before = 0;
 	p->failing = false;
+	p->rolling = false;
 	wf_timer_stop(p->respawn);
 	/* Everything running is old now... */
 	p->old_live += p->live;
@@ -482,6 +520,64 @@ pool_reload(struct pool *p, struct weftd_pool_cfg *cfg)
 			pool_retire(w, "reload");
 	}
 	fill(p);
+}
+
+void
+pool_restart(struct pool *p)
+{
+	struct worker *w, *next;
+
+	p->old_live += p->live;
+	p->live = 0;
+	p->gen++;
+	p->rolling = p->old_live > 0;
+	for (w = LIST_FIRST(&p->all); w; w = next) {
+		next = LIST_NEXT(w, plink);
+		if (!w->retired && w->probation)
+			pool_retire(w, "restart");
+	}
+	fill(p);
+}
+
+/* One of p's current workers to let go: never-up ones first, then idle. */
+static struct worker *
+spare(struct pool *p)
+{
+	struct worker *w, *best = NULL;
+	int rank, best_rank = 3;
+
+	LIST_FOREACH(w, &p->all, plink) {
+		if (w->retired || w->leaving || w->gen != p->gen)
+			continue;
+		rank = w->probation || !w->on_loop ? 0 :
+		    atomic_load_explicit(&w->head_t0, memory_order_relaxed) == 0 ?
+		    1 : 2;
+		if (rank < best_rank) {
+			best = w;
+			best_rank = rank;
+		}
+	}
+	return best;
+}
+
+void
+pool_resize(struct pool *p, unsigned n)
+{
+	struct worker *w;
+
+	p->cfg->workers = n;
+	while (p->live > n && (w = spare(p)) != NULL) {
+		if (w->probation || !w->on_loop) {
+			pool_retire(w, "resized");
+			continue;
+		}
+		/* Its requests finish first; then it is retired. */
+		w->leaving = true;
+		p->live--;
+		dispatch_worker_quiesce(w, "resized");
+	}
+	fill(p);
+	(void)pool_post_views(p->d);
 }
 
 /* From the status timer: p's suppressed-output summaries that are due. */

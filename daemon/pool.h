@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "log.h"
 #include "weftd.h"
@@ -21,13 +22,16 @@ struct worker {
 	wf_timer *kill_timer;       /* probation's end; later SIGKILL */
 	uint64_t started;           /* main loop ms */
 	const char *why;            /* why it was retired, for the exit log */
+	const char *replaces;       /* why the one it replaced went; NULL */
 	bool retired, exited;
 	bool termed;                /* SIGTERM sent */
 	unsigned gen;               /* the configuration it was started for */
 	bool probation;             /* started by a reload: no requests until
 	                               it has lived QUICK_MS (then it is up) */
-	bool leaving;               /* of an old configuration, replaced: no
-	                               new requests, retired once idle */
+	bool leaving;               /* replaced (reload, restart) or not needed
+	                               (resize): no new requests, retired
+	                               once idle, for leave_why */
+	const char *leave_why;
 	size_t linelen;
 	char line[WORKER_LINE];
 	struct weftd_rl out_rl;     /* its output lines in the log */
@@ -67,6 +71,8 @@ struct worker {
 	wf_timer *timer;            /* request_timeout of the oldest */
 	/* Charged to the budget: what its socket buffers, both ways. */
 	uint64_t lib_in, out_held;
+	atomic_ullong head_t0;      /* loop ms its oldest request was given
+	                               it; 0: it has none (stats.c) */
 	atomic_ulong assigned;      /* requests given it, ever */
 	atomic_ulong served;
 };
@@ -87,6 +93,7 @@ struct pool {
 	unsigned live;        /* of gen: started and not retired */
 	unsigned old_live;    /* of earlier ones: serving until replaced */
 	bool failing;         /* gen's workers die in probation */
+	bool rolling;         /* a restart: one new worker at a time */
 	unsigned quick_fails; /* in a row */
 	uint64_t not_before;  /* backoff: no start before this (ms) */
 	wf_timer *respawn;
@@ -97,6 +104,17 @@ struct pool {
 	bool views_posted;    /* removed, and views without it are on their way */
 	bool unrouted;        /* ... and every loop has them */
 	struct weftd_rl life_rl;  /* worker start and exit lines */
+	/* For weftctl status and /metrics (stats.c). */
+	unsigned long long respawns; /* workers started to replace one */
+	const char *replacing;       /* the next start replaces one that went
+	                                for this (a static string) */
+	struct pool_exit {
+		pid_t pid;
+		char how[96];  /* weftd_ended()'s, and why it was retired */
+		time_t at;
+	} exits[8];            /* the last ones, a ring */
+	unsigned nexits;       /* ever */
+	struct pool_window *window; /* latency of the last minute (stats.c) */
 	/* Before its log lines: "pool NAME: ", "" for `default` (as before pools). */
 	char tag[POOL_NAME_MAX + 8];
 };
@@ -116,6 +134,13 @@ void pool_retire(struct worker *w, const char *why);
  * handler that cannot start leaves the old workers serving.
  */
 void pool_reload(struct pool *p, struct weftd_pool_cfg *cfg);
+/*
+ * weftctl restart-workers: every worker is replaced, one at a time, each
+ * once its successor is up (pool_reload's way, same configuration).
+ */
+void pool_restart(struct pool *p);
+/* weftctl pool NAME workers N: until the next reload. */
+void pool_resize(struct pool *p, unsigned n);
 /* The suppressed-output summaries of p that are due. */
 void pool_flush_output(struct pool *p, uint64_t now);
 /* SIGKILL what is left of p, reap it; its timer goes. Outside the loop too. */
@@ -145,7 +170,7 @@ void dispatch_worker_new(struct worker *w);
 /* pool.c lets go of w; freed when its loop has too (any thread). */
 void worker_unref(struct worker *w);
 /* No new requests for w (it is leaving); its current ones finish. */
-void dispatch_worker_quiesce(struct worker *w);
+void dispatch_worker_quiesce(struct worker *w, const char *why);
 /* w's probation is over: it may be given requests. */
 void dispatch_worker_ready(struct worker *w);
 

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "pool.h"
+#include "stats.h"
 #include "spawner.h"
 
 #define FOR_POOLS(d, i, p) \
@@ -67,6 +68,7 @@ sweep_main(void *arg)
 	d->pools[p->slot] = NULL;
 	wf_timer_free(p->respawn);
 	dispatch_free(p);
+	stats_pool_free(p);
 	weftd_pool_cfg_free(p->cfg);
 	free(p);
 }
@@ -297,6 +299,7 @@ pool_tick(struct weftd *d)
 		(void)pool_post_views(d);
 	FOR_POOLS(d, i, p) {
 		pool_flush_output(p, now);
+		stats_tick(p);
 		removed_step(p);
 	}
 }
@@ -351,6 +354,7 @@ pool_free_all(struct weftd *d)
 
 	FOR_POOLS(d, i, p) {
 		dispatch_free(p);
+		stats_pool_free(p);
 		weftd_pool_cfg_free(p->cfg);
 		free(p);
 		d->pools[i] = NULL;

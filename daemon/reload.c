@@ -46,6 +46,8 @@ restart_only(const struct weftd_config *o, const struct weftd_config *n,
 		    o->unix_socket.uid != n->unix_socket.uid ||
 		    o->unix_socket.gid != n->unix_socket.gid },
 		{ "user", o->uid != n->uid || o->gid != n->gid },
+		{ "control", strcmp(o->control, n->control) != 0 },
+		{ "metrics_listen", strcmp(o->metrics_listen, n->metrics_listen) != 0 },
 	};
 	size_t i, off = 0;
 
@@ -61,6 +63,7 @@ static void
 keep_fixed(struct weftd_config *n, struct weftd_config *o)
 {
 	char *user = n->user, *group = n->group;
+	char *control = n->control, *metrics = n->metrics_listen;
 	gid_t *groups = n->groups;
 	int ngroups = n->ngroups;
 
@@ -72,6 +75,11 @@ keep_fixed(struct weftd_config *n, struct weftd_config *o)
 	o->group = group;
 	o->groups = groups;
 	o->ngroups = ngroups;
+	n->control = o->control;
+	n->metrics_listen = o->metrics_listen;
+	n->control_set = o->control_set;
+	o->control = control;
+	o->metrics_listen = metrics;
 	n->uid = o->uid;
 	n->gid = o->gid;
 	n->io_threads = o->io_threads;
@@ -134,13 +142,13 @@ drop_fresh(struct weftd *d)
 	(void)pool_post_views(d);
 }
 
-void
-weftd_reload(struct weftd *d)
+int
+weftd_reload(struct weftd *d, char *err, size_t errlen)
 {
 	struct weftd_config n, old;
 	struct pool *to[MAX_POOLS];
 	struct weftd_pool_cfg *cfgs[MAX_POOLS];
-	char err[512], fixed[256];
+	char fixed[256];
 	struct timespec ts;
 	bool named;
 	unsigned i, s;
@@ -152,23 +160,24 @@ weftd_reload(struct weftd *d)
 	(void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
 	    (unsigned long long)ts.tv_sec * 1000000 +
 	    (unsigned long long)ts.tv_nsec / 1000);
-	rc = weftd_config_load(d->cfg_path, &n, err, sizeof(err));
+	rc = weftd_config_load(d->cfg_path, &n, err, errlen);
 	if (rc == 0 &&
 	    (rc = weftd_config_check(d->cfg_path, &n, spawner_on(d), err,
-	    sizeof(err))) < 0)
+	    errlen)) < 0)
 		weftd_config_free(&n);
 	/*
 	 * The spawner reads it too (what it starts is what it read), and
 	 * keeps it aside until this reload can no longer fail.
 	 */
 	if (rc == 0 && spawner_on(d) &&
-	    (rc = spawner_prepare(d, n.digest, err, sizeof(err))) < 0)
+	    (rc = spawner_prepare(d, n.digest, err, errlen)) < 0)
 		weftd_config_free(&n);
 	if (rc < 0) {
 		weftd_log(LOG_ERR, "reload: %s; keeping the running configuration",
 		    err);
+		d->reload_failures++;
 		weftd_notify_status(d, "READY=1\n");
-		return;
+		return -1;
 	}
 	/*
 	 * New pools get lanes on every loop before their listeners open (a
@@ -179,15 +188,17 @@ weftd_reload(struct weftd *d)
 	if (match_pools(d, &n, to) < 0 || dispatch_views(d) < 0 ||
 	    listen_apply(d, n.listen, n.nlisten, pool_cfgs(&n, to, cfgs), to,
 	    n.npools) < 0) {
-		weftd_log(LOG_ERR, "reload: %s; keeping the running "
-		    "configuration", "could not set up the new pools and "
+		snprintf(err, errlen, "could not set up the new pools and "
 		    "listeners");
+		weftd_log(LOG_ERR, "reload: %s; keeping the running "
+		    "configuration", err);
 		drop_fresh(d);
 		if (spawner_on(d))
 			spawner_abort(d);
 		weftd_config_free(&n);
+		d->reload_failures++;
 		weftd_notify_status(d, "READY=1\n");
-		return;
+		return -1;
 	}
 	if (spawner_on(d))
 		spawner_commit(d);
@@ -228,5 +239,8 @@ weftd_reload(struct weftd *d)
 	weftd_log_level(d->cfg.log_level);
 	front_apply(d);
 	(void)pool_post_views(d);
+	d->reloads++;
+	d->loaded_at = time(NULL);
 	weftd_notify_status(d, "READY=1\n");
+	return 0;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "admin.h"
 #include "pool.h"
 #include "spawner.h"
 #include "weftd.h"
@@ -153,6 +154,8 @@ weftd_drained(void *arg)
 	pool_stop(d, workers_gone);
 }
 
+static void drain(struct weftd *d, const char *cause);
+
 /*
  * shutdown_timeout: whatever still waits or runs is answered `shutting
  * down`. The same timer then allows FINAL_GRACE_MS for those answers to be
@@ -163,6 +166,10 @@ on_stop_timer(wf_timer *t, void *arg)
 {
 	struct weftd *d = arg;
 
+	if (d->delaying) {
+		drain(d, "drain_delay over");
+		return;
+	}
 	if (!d->abandoned) {
 		d->abandoned = true;
 		weftd_log(LOG_WARNING, "shutdown_timeout: %u requests still "
@@ -187,12 +194,33 @@ begin_shutdown(struct weftd *d, const char *cause)
 		return;
 	}
 	d->stopping = true;
+	weftd_notify_status(d, "STOPPING=1\n");
+	if (wf_timer_new(d->main, &d->stop_timer, on_stop_timer, d) < 0) {
+		weftd_log(LOG_NOTICE, "%s: shutting down", cause);
+		front_drain(d);
+		return;
+	}
+	/* /readyz says 503 from now on: balancers stop sending first. */
+	if (d->cfg.drain_delay_ms && !d->failed) {
+		weftd_log(LOG_NOTICE, "%s: /readyz says 503; still serving for "
+		    "drain_delay (%llu ms), then shutting down", cause,
+		    (unsigned long long)d->cfg.drain_delay_ms);
+		d->delaying = true;
+		(void)wf_timer_start(d->stop_timer, d->cfg.drain_delay_ms, 0);
+		return;
+	}
+	drain(d, cause);
+}
+
+/* The drain proper: no new connections, shutdown_timeout from here. */
+static void
+drain(struct weftd *d, const char *cause)
+{
+	d->delaying = false;
 	weftd_log(LOG_NOTICE, "%s: shutting down (%u connections, %u "
 	    "requests pending)", cause, atomic_load(&d->clients),
 	    dispatch_pending(d));
-	weftd_notify_status(d, "STOPPING=1\n");
-	if (wf_timer_new(d->main, &d->stop_timer, on_stop_timer, d) == 0)
-		(void)wf_timer_start(d->stop_timer, d->cfg.shutdown_timeout_ms, 0);
+	(void)wf_timer_start(d->stop_timer, d->cfg.shutdown_timeout_ms, 0);
 	front_drain(d);
 }
 
@@ -218,6 +246,8 @@ on_spawner_lost(wf_timer *t, void *arg)
 	 * now, not at shutdown_timeout (after the loops have had the lost
 	 * workers' `worker failed`, posted just before).
 	 */
+	if (d->delaying)
+		drain(d, "the spawner is gone");
 	if (d->stop_timer && !d->abandoned)
 		(void)wf_timer_start(d->stop_timer, LOST_ABANDON_MS, 0);
 }
@@ -236,7 +266,7 @@ static void
 on_signal(wf_signal *s, const struct signalfd_siginfo *si, void *arg)
 {
 	struct weftd *d = arg;
-	char sig[16];
+	char sig[16], err[512];
 
 	(void)s;
 	switch (si->ssi_signo) {
@@ -253,7 +283,7 @@ on_signal(wf_signal *s, const struct signalfd_siginfo *si, void *arg)
 		if (d->stopping)
 			weftd_log(LOG_NOTICE, "SIGHUP while shutting down: ignored");
 		else
-			weftd_reload(d);
+			(void)weftd_reload(d, err, sizeof(err));
 		break;
 	}
 }
@@ -371,6 +401,46 @@ log_ready(const struct weftd *d)
 	    d->cfg.io_threads, configured, n);
 }
 
+/*
+ * The control socket, owner-only (weftd's user after the drop: root and it
+ * may use it), and the metrics listener. The default control path may be
+ * left out (weftd run by hand, with no /run/weft); one that was set not.
+ */
+int
+admin_start(struct weftd *d)
+{
+	const struct weftd_config *c = &d->cfg;
+	char addr[sizeof("unix:") + 4096];
+	int rc;
+
+	if (c->control[0]) {
+		snprintf(addr, sizeof(addr), "unix:%s", c->control);
+		rc = admin_open(d, addr, &control_proto, 0600, c->uid, c->gid,
+		    &d->control);
+		if (rc < 0 && c->control_set) {
+			weftd_log(LOG_ERR, "control socket %s: %s", c->control,
+			    strerror(-rc));
+			return rc;
+		}
+		if (rc < 0)
+			weftd_log(LOG_WARNING, "control socket %s: %s; weftctl "
+			    "cannot reach this weftd (set control to a path it "
+			    "can bind, or \"\" for none)", c->control,
+			    strerror(-rc));
+	}
+	if (c->metrics_listen[0]) {
+		if ((rc = admin_open(d, c->metrics_listen, &http_proto,
+		    c->unix_socket.mode, c->unix_socket.uid, c->unix_socket.gid,
+		    &d->metrics)) < 0) {
+			weftd_log(LOG_ERR, "metrics_listen %s: %s",
+			    c->metrics_listen, strerror(-rc));
+			return rc;
+		}
+		weftd_log(LOG_INFO, "metrics on %s", c->metrics_listen);
+	}
+	return 0;
+}
+
 static int
 start(struct weftd *d)
 {
@@ -383,6 +453,8 @@ start(struct weftd *d)
 		weftd_log(LOG_ERR, "creating the main loop: %s", strerror(-rc));
 		return rc;
 	}
+	d->started_at = d->loaded_at = time(NULL);
+	d->started_ms = wf_loop_now(d->main);
 	if ((rc = wf_signal_start(d->main, &d->signals, &set, on_signal, d)) < 0 ||
 	    (rc = wf_timer_new(d->main, &d->status_timer, on_status, d)) < 0 ||
 	    (rc = wf_timer_new(d->main, &d->lost_timer, on_spawner_lost, d)) < 0 ||
@@ -407,7 +479,8 @@ start(struct weftd *d)
 		weftd_log(LOG_ERR, "setting up the dispatch: %s", strerror(-rc));
 		return rc;
 	}
-	if ((rc = listen_start(d)) < 0 || (rc = drop_privileges(d)) < 0)
+	if ((rc = listen_start(d)) < 0 || (rc = admin_start(d)) < 0 ||
+	    (rc = drop_privileges(d)) < 0)
 		return rc;
 	for (i = 0; i < MAX_POOLS; i++)
 		if (d->pools[i] && (rc = pool_start(d->pools[i], true)) < 0)
@@ -424,6 +497,9 @@ static void
 finish(struct weftd *d)
 {
 	d->exiting = true;
+	admin_close(d->control);
+	admin_close(d->metrics);
+	d->control = d->metrics = NULL;
 	dispatch_close(d);
 	front_stop(d);
 	pool_free(d);

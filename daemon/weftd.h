@@ -67,11 +67,13 @@ struct job {
 	struct dispatch *ds; /* its pool's, once submitted */
 	uint64_t seq;     /* the request's place on its connection */
 	uint64_t t0;      /* loop ms: queued, then given to its worker */
+	uint64_t born;    /* CLOCK_MONOTONIC ns: submitted (its latency) */
 	uint32_t cap;     /* bytes of frame[] usable, and charged */
 	uint32_t alloc;   /* bytes of frame[] allocated: cap or more */
 	uint32_t held;    /* of its charge, what its client's count has */
 	uint16_t tag;     /* its worker's tag for it; 0: untagged */
 	uint8_t resends;  /* sent again, its worker having failed before it */
+	bool slow;        /* logged as slow: its end is logged too */
 	unsigned char frame[]; /* header + payload, request then response */
 };
 
@@ -104,6 +106,11 @@ struct client {
 	uint64_t out_held;   /* of held: answers in its output buffer */
 	uint64_t frame_t0;   /* loop ms: first byte of the frame being read */
 	unsigned home_slot, home_serial; /* its listener's pool (route 0) */
+	/* Its peer (getpeername at open), for slow_request's log on any loop:
+	 * AF_INET or AF_INET6 (0: a Unix peer), the address, the port. */
+	uint8_t peer_family;
+	uint16_t peer_port;
+	unsigned char peer_addr[16];
 	/* send_timeout: when the bytes up to each end were queued. */
 	uint64_t appended;   /* bytes given to wf_conn_sendv, ever */
 	struct { uint64_t end, at; } marks[8];
@@ -140,6 +147,7 @@ struct front {
 	bool starved;                /* the budget is spent: nothing reads */
 	wf_timer *tick;              /* deadlines and log summaries */
 	struct weftd_rl rl;          /* lines clients cause */
+	struct weftd_rl slow_rl;     /* slow_request's lines, this loop's */
 	/*
 	 * The watchdog's pings (main thread) and their answers (this loop):
 	 * each on a line of its own, away from what the loop writes.
@@ -178,6 +186,7 @@ struct weftd {
 	atomic_ulong closed[CLOSE_REASONS];
 	atomic_bool draining;      /* read by the IO threads */
 	bool stopping;             /* a graceful shutdown is under way */
+	bool delaying;             /* ... and waits out drain_delay */
 	bool workers_stopping;     /* ... and has reached the workers */
 	bool abandoned;            /* ... and passed shutdown_timeout */
 	bool exiting;              /* the main loop has returned */
@@ -192,6 +201,10 @@ struct weftd {
 	wf_timer *lost_timer;      /* weftd_spawner_lost(): from the loop */
 	wf_signal *signals;
 	wf_timer *status_timer, *stop_timer, *watchdog;
+	time_t started_at, loaded_at; /* wall clock: start, last (re)load */
+	uint64_t started_ms;          /* main loop ms at start */
+	unsigned long long reloads, reload_failures;
+	struct admin *control, *metrics; /* admin.c; NULL: none */
 	bool stuck; /* an IO loop missed the watchdog's ping */
 };
 
@@ -256,8 +269,11 @@ int listen_apply(struct weftd *d, char *const *top, unsigned ntop,
     struct weftd_pool_cfg *const *cfgs, struct pool *const *pools,
     unsigned n);
 
-/* reload.c: SIGHUP. */
-void weftd_reload(struct weftd *d);
+/*
+ * reload.c: SIGHUP, weftctl reload. 0, or -1 with why in err (logged): the
+ * running configuration stays.
+ */
+int weftd_reload(struct weftd *d, char *err, size_t errlen);
 
 /*
  * job.c: one allocation per request, reused for its response; cap bytes of

@@ -13,6 +13,7 @@
  * reference-counted for those posts: pool.c holds one reference, its loop
  * one while it has it, and each post on its way one.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +175,8 @@ arm_timer(struct lane *l, struct worker *w)
 		return;
 	}
 	due = w->head->t0 + l->request_ms;
+	if (l->slow_ms && !w->head->slow && w->head->t0 + l->slow_ms < due)
+		due = w->head->t0 + l->slow_ms;
 	(void)wf_timer_start(w->timer, due > now ? due - now : 0, 0);
 }
 
@@ -189,8 +192,10 @@ worker_assign(struct lane *l, struct worker *w, struct job *j)
 		w->unsent = j;
 	atomic_fetch_add_explicit(&w->assigned, 1, memory_order_relaxed);
 	w->bytes += frame_size(j);
-	if (w->njobs++ == 0)
+	if (w->njobs++ == 0) {
+		atomic_store_explicit(&w->head_t0, j->t0, memory_order_relaxed);
 		arm_timer(l, w);
+	}
 	idle_update(l, w);
 	/* A tag the answer must bring back; never 0, which is untagged. */
 	if (w->tagged && ++w->last_tag == 0)
@@ -206,6 +211,8 @@ worker_assign(struct lane *l, struct worker *w, struct job *j)
 	lane_kick(l);
 }
 
+static void slow_done(struct worker *w, const struct job *j);
+
 static struct job *
 pop(struct worker *w)
 {
@@ -215,7 +222,51 @@ pop(struct worker *w)
 		w->tail = &w->head;
 	w->njobs--;
 	w->bytes -= frame_size(j);
+	atomic_store_explicit(&w->head_t0, w->head ? w->head->t0 : 0,
+	    memory_order_relaxed);
+	if (j->slow)
+		slow_done(w, j);
 	return j;
+}
+
+/* slow_request: the client's address, for the log. */
+static const char *
+peer_name(const struct client *c, char *buf, size_t len)
+{
+	if (c->peer_family == 0)
+		return "unix";
+	if (inet_ntop(c->peer_family, c->peer_addr, buf, (socklen_t)len) == NULL)
+		return "?";
+	snprintf(buf + strlen(buf), len - strlen(buf), " port %u", c->peer_port);
+	return buf;
+}
+
+/* slow_request: the head of w has run that long; logged and counted once. */
+static void
+slow_start(struct lane *l, struct worker *w, uint64_t now)
+{
+	struct job *j = w->head;
+	char peer[INET6_ADDRSTRLEN + 16];
+
+	j->slow = true;
+	atomic_store_explicit(&l->st.slow, atomic_load_explicit(&l->st.slow,
+	    memory_order_relaxed) + 1, memory_order_relaxed);
+	if (weftd_rl_allow(&l->f->slow_rl, now))
+		weftd_log(LOG_WARNING, "%sslow request: worker %d, client %s, "
+		    "%u bytes, running for %llu ms", w->pool->tag, (int)w->pid,
+		    peer_name(j->client, peer, sizeof(peer)), job_len(j),
+		    (unsigned long long)(now - j->t0));
+}
+
+static void
+slow_done(struct worker *w, const struct job *j)
+{
+	uint64_t now = wf_loop_now(w->lane->f->loop);
+
+	if (weftd_rl_allow(&w->lane->f->slow_rl, now))
+		weftd_log(LOG_NOTICE, "%sslow request done: worker %d, after "
+		    "%llu ms", w->pool->tag, (int)w->pid,
+		    (unsigned long long)(now - j->t0));
 }
 
 /* A retire request to the main thread, once. */
@@ -275,6 +326,7 @@ worker_take_down(struct lane *l, struct worker *w, uint16_t status,
 	w->tail = &w->head;
 	w->njobs = 0;
 	w->bytes = 0;
+	atomic_store_explicit(&w->head_t0, 0, memory_order_relaxed);
 	if (w->timer && !w->down_pending)
 		wf_timer_stop(w->timer);
 	/* Last: a pause that fails tears the connection down at once. */
@@ -499,7 +551,7 @@ answers_done(struct worker *w, wf_conn *conn, size_t in_len, int rc)
 	}
 	if (w->quiet && w->head == NULL) {
 		worker_take_down(l, w, WEFTD_WORKER_FAILED, "worker failed");
-		ask_retire(w, "reload", false);
+		ask_retire(w, w->leave_why ? w->leave_why : "reload", false);
 		return;
 	}
 	idle_update(l, w);
@@ -549,14 +601,18 @@ on_worker_timeout(wf_timer *t, void *arg)
 	struct worker *w = arg;
 	struct lane *l = w->lane;
 	char msg[64];
+	uint64_t now;
 
 	(void)t;
 	if (w->down_pending) {
 		finish_down(l, w); /* it exited and its socket never ended */
 		return;
 	}
-	if (w->head == NULL ||
-	    w->head->t0 + l->request_ms > wf_loop_now(l->f->loop)) {
+	now = wf_loop_now(l->f->loop);
+	if (w->head && l->slow_ms && !w->head->slow &&
+	    w->head->t0 + l->slow_ms <= now)
+		slow_start(l, w, now);
+	if (w->head == NULL || w->head->t0 + l->request_ms > now) {
 		arm_timer(l, w); /* the next deadline */
 		return;
 	}
@@ -651,7 +707,7 @@ worker_quiesce_task(void *arg)
 		idle_update(l, w);
 		if (w->head == NULL) {
 			worker_take_down(l, w, WEFTD_WORKER_FAILED, "worker failed");
-			ask_retire(w, "reload", false);
+			ask_retire(w, w->leave_why ? w->leave_why : "reload", false);
 		}
 	}
 	worker_unref(w);
@@ -709,8 +765,9 @@ dispatch_worker_up(struct worker *w, int sock)
 }
 
 void
-dispatch_worker_quiesce(struct worker *w)
+dispatch_worker_quiesce(struct worker *w, const char *why)
 {
+	w->leave_why = why; /* before the post: its loop reads it after */
 	if (w->on_loop)
 		post_worker(w->lane->f->loop, worker_quiesce_task, w);
 }

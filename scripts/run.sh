@@ -12,6 +12,7 @@ cat >build/run/weftd.conf <<EOF2
 listen = { "$listen" }
 io_threads = 2
 log_level = info
+control = "unix:$top/build/run/control.sock"
 handler {
 	command = { "$top/build/examples/handlers/echo" }
 	workers = ${WEFT_WORKERS:-2}
@@ -21,6 +22,7 @@ cat <<EOF2
 weftd: starting on $listen with the example echo handler.
   Talk to it from another terminal:
     echo hello | $top/build/weft-cat $listen
+    $top/build/weftctl -c $top/build/run/weftd.conf status
   Stop it with Ctrl-C (it answers what it has received first).
 EOF2
 exec "$top/build/weftd" -f -c build/run/weftd.conf

@@ -9,6 +9,8 @@
  * the result: listeners belong to their loop's thread.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +41,15 @@ struct ioloop {
 	struct lslot slot[MAX_LISTENERS];
 };
 
+/* A listener index's counts (any thread, relaxed). */
+struct lcount {
+	atomic_ullong accepted, refused;
+	atomic_uint conns;
+};
+
 struct wf_server {
 	struct wf_server_opts o;
+	struct lcount count[MAX_LISTENERS];
 	wf_loop_group *g;
 	struct wf__peers *peers; /* max_conns_per_addr only */
 	atomic_uint conns;
@@ -85,6 +94,8 @@ gone(wf_conn *c, void *arg)
 	struct ioloop *l = arg;
 
 	TAILQ_REMOVE(&l->idle_list, c, idle_link);
+	atomic_fetch_sub_explicit(&l->s->count[c->listener - 1].conns, 1,
+	    memory_order_relaxed);
 	if (c->peer)
 		wf__peers_remove(l->s->peers, c->peer);
 	c->peer = NULL;
@@ -115,8 +126,10 @@ on_idle(wf_timer *t, void *arg)
 /* A new connection that is not taken: undo its counts, close, tell. */
 static void
 refuse(wf_server *s, int fd, const struct wf_addr *peer, struct wf__peer *slot,
-    int counted, enum wf_refuse_reason why)
+    int counted, enum wf_refuse_reason why, unsigned idx)
 {
+	atomic_fetch_add_explicit(&s->count[idx].refused, 1,
+	    memory_order_relaxed);
 	if (counted)
 		atomic_fetch_sub(&s->conns, 1);
 	if (slot)
@@ -151,7 +164,7 @@ open_conn(struct ioloop *l, int fd, const struct wf_addr *peer,
 
 	if (s->o.max_conns && atomic_load(&s->conns) > s->o.max_conns &&
 	    !evict_one(l)) {
-		refuse(s, fd, peer, slot, 1, WF_REFUSE_FULL);
+		refuse(s, fd, peer, slot, 1, WF_REFUSE_FULL, idx);
 		return;
 	}
 	if (wf_conn_adopt(l->loop, &c, fd, s->o.cbs, s->o.arg) < 0) {
@@ -166,6 +179,9 @@ open_conn(struct ioloop *l, int fd, const struct wf_addr *peer,
 	c->active = l->loop->now;
 	c->peer = slot;
 	c->listener = (int)idx + 1;
+	atomic_fetch_add_explicit(&s->count[idx].accepted, 1,
+	    memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->count[idx].conns, 1, memory_order_relaxed);
 	TAILQ_INSERT_TAIL(&l->idle_list, c, idle_link);
 	wf__conn_set_owner(c, &l->owner);
 	arm_idle(l);
@@ -204,13 +220,13 @@ on_accept(wf_listener *ls, int fd, const struct wf_addr *peer, void *arg)
 	(void)ls;
 	if (s->peers && (rc = wf__peers_add(s->peers, peer, &slot)) < 0) {
 		refuse(s, fd, peer, NULL, 0, rc == -EMFILE ?
-		    WF_REFUSE_PER_ADDR : WF_REFUSE_FULL);
+		    WF_REFUSE_PER_ADDR : WF_REFUSE_FULL, ls_slot->idx);
 		return;
 	}
 	/* With evict, the loop that gets it makes room (open_conn). */
 	if (atomic_fetch_add(&s->conns, 1) >= s->o.max_conns &&
 	    s->o.max_conns && !s->o.evict) {
-		refuse(s, fd, peer, slot, 1, WF_REFUSE_FULL);
+		refuse(s, fd, peer, slot, 1, WF_REFUSE_FULL, ls_slot->idx);
 		return;
 	}
 	/* Handoff listeners all live on loop 0: rr needs no atomics. */
@@ -229,7 +245,7 @@ on_accept(wf_listener *ls, int fd, const struct wf_addr *peer, void *arg)
 			return;
 		free(h);
 	}
-	refuse(s, fd, peer, slot, 1, WF_REFUSE_FULL);
+	refuse(s, fd, peer, slot, 1, WF_REFUSE_FULL, ls_slot->idx);
 }
 
 /* --- calls on a loop's thread ------------------------------------------- */
@@ -403,6 +419,9 @@ add_listener(wf_server *s, const struct wf_addr *addr, int fd)
 		}
 	}
 	s->used[c.idx] = true;
+	/* conns is not reset: an earlier listener's connections may be open. */
+	atomic_store(&s->count[c.idx].accepted, 0);
+	atomic_store(&s->count[c.idx].refused, 0);
 	if (c.idx >= s->nls)
 		s->nls = c.idx + 1;
 	return (int)c.idx;
@@ -436,6 +455,44 @@ wf_server_addr(wf_server *s, unsigned i, struct wf_addr *a)
 	if (i >= s->nls || s->io[0].ls[i] == NULL)
 		return -ENOENT;
 	return wf_listener_addr(s->io[0].ls[i], a);
+}
+
+int
+wf_server_listener_stats(wf_server *s, unsigned i,
+    struct wf_listener_stats *st)
+{
+	unsigned k, n = s->o.reuseport ? wf_loop_group_size(s->g) : 1;
+	struct tcp_info ti;
+	socklen_t len;
+
+	if (i >= MAX_LISTENERS || !s->used[i])
+		return -ENOENT;
+	st->accepted = atomic_load_explicit(&s->count[i].accepted,
+	    memory_order_relaxed);
+	st->refused = atomic_load_explicit(&s->count[i].refused,
+	    memory_order_relaxed);
+	st->conns = atomic_load_explicit(&s->count[i].conns,
+	    memory_order_relaxed);
+	/*
+	 * A listening TCP socket's tcp_info has its accept queue: unacked the
+	 * connections waiting, sacked the backlog (tcp_get_info()). Reuseport
+	 * listeners have a queue each: their sum, and the sum of the maxima.
+	 */
+	st->queued = st->queue_max = -1;
+	for (k = 0; k < n; k++) {
+		if (s->io[k].ls[i] == NULL)
+			continue;
+		len = sizeof(ti);
+		if (getsockopt(wf_listener_fd(s->io[k].ls[i]), IPPROTO_TCP,
+		    TCP_INFO, &ti, &len) < 0 || len < offsetof(struct tcp_info,
+		    tcpi_sacked) + sizeof(ti.tcpi_sacked))
+			break;
+		if (st->queued < 0)
+			st->queued = st->queue_max = 0;
+		st->queued += (long)ti.tcpi_unacked;
+		st->queue_max += (long)ti.tcpi_sacked;
+	}
+	return 0;
 }
 
 int

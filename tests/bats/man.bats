@@ -7,7 +7,7 @@ load '/usr/lib/bats/bats-assert/load'
 
 TOP="$BATS_TEST_DIRNAME/../.."
 MAN="$TOP/man"
-PAGES="weftd.8 weftd.conf.5 weft-cat.1 libweft.3 weft-protocol.7"
+PAGES="weftd.8 weftd.conf.5 weft-cat.1 weftctl.1 libweft.3 weft-protocol.7"
 
 @test "every page renders with groff -ww and no warning" {
 	for page in $PAGES; do

@@ -35,11 +35,11 @@ boot_with_debs() {
 @test "the packages hold the daemon, the library and its development files" {
 	[ -f "$DEBS/$WEFTD_DEB" ]
 	run dpkg-deb -c "$DEBS/$WEFTD_DEB"
-	for f in usr/sbin/weftd usr/bin/weft-cat usr/libexec/weft/echo \
+	for f in usr/sbin/weftd usr/bin/weft-cat usr/bin/weftctl usr/libexec/weft/echo \
 	    usr/libexec/weft/echo.py etc/weft/weftd.conf \
 	    lib/systemd/system/weftd.service lib/systemd/system/weftd.socket \
 	    usr/share/man/man8/weftd.8.gz usr/share/man/man5/weftd.conf.5.gz \
-	    usr/share/man/man1/weft-cat.1.gz usr/share/man/man7/weft-protocol.7.gz; do
+	    usr/share/man/man1/weft-cat.1.gz usr/share/man/man1/weftctl.1.gz usr/share/man/man7/weft-protocol.7.gz; do
 		assert_line --regexp " \./$f\$"
 	done
 	run dpkg-deb -f "$DEBS/$WEFTD_DEB" Depends

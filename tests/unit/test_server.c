@@ -1,5 +1,6 @@
 /* The multi-threaded server: spread, limits, idle timeout, address kinds. */
 #include <poll.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -254,6 +255,58 @@ max_conns_closes_excess_at_once(void **state)
 }
 
 static void
+hold_loop(void *arg)
+{
+	while (sem_wait(arg) != 0)
+		;
+}
+
+/* Counts per listener, and the kernel's accept queue while loop 0 is held. */
+static void
+listener_stats_count_and_show_the_accept_queue(void **state)
+{
+	struct wf_listener_stats st;
+	struct wf_addr a;
+	wf_server *s = server(1, 0, 2, 0, "127.0.0.1:0", &a);
+	int c1 = client(&a), c2 = client(&a), c3, q[3], i;
+	sem_t hold;
+
+	(void)state;
+	round_trip(c1, "one");
+	round_trip(c2, "two");
+	c3 = client(&a);
+	assert_true(closed_by_server(c3));
+	assert_int_equal(wf_server_listener_stats(s, 0, &st), 0);
+	assert_int_equal(st.accepted, 2);
+	assert_int_equal(st.refused, 1);
+	assert_int_equal(st.conns, 2);
+	assert_int_equal(st.queued, 0);
+	assert_true(st.queue_max > 0);
+	assert_int_equal(wf_server_listener_stats(s, 1, &st), -ENOENT);
+	close(c2);
+	close(c3);
+	wait_closes(1);
+	/* Nobody accepts while the loop is held: the kernel queues them. */
+	sem_init(&hold, 0, 0);
+	assert_int_equal(wf_loop_post(wf_loop_group_get(wf_server_loops(s), 0),
+	    hold_loop, &hold), 0);
+	for (i = 0; i < 3; i++)
+		q[i] = client(&a);
+	assert_int_equal(wf_server_listener_stats(s, 0, &st), 0);
+	assert_int_equal(st.queued, 3);
+	assert_int_equal(st.conns, 1);
+	sem_post(&hold);
+	round_trip(q[0], "queued");
+	assert_int_equal(wf_server_listener_stats(s, 0, &st), 0);
+	assert_int_equal(st.queued, 0);
+	for (i = 0; i < 3; i++)
+		close(q[i]);
+	close(c1);
+	wf_server_free(s);
+	sem_destroy(&hold);
+}
+
+static void
 max_conns_per_addr_counts_addresses_not_ports(void **state)
 {
 	struct wf_server_opts o = { .threads = 2, .max_conns_per_addr = 2 };
@@ -477,6 +530,7 @@ main(void)
 		CASE(handoff_spreads_round_robin),
 		CASE(reuseport_listener_per_loop),
 		CASE(max_conns_closes_excess_at_once),
+		CASE(listener_stats_count_and_show_the_accept_queue),
 		CASE(max_conns_per_addr_counts_addresses_not_ports),
 		CASE(evict_makes_room_from_the_idle_longest),
 		CASE(idle_connections_time_out),

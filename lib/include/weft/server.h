@@ -76,6 +76,22 @@ WF_EXPORT int wf_server_next_listener(const wf_server *s);
  */
 WF_EXPORT int wf_server_close_listener(wf_server *s, unsigned i);
 
+/*
+ * Listener i's counts since it was opened: connections accepted (handed to
+ * a loop) and refused (max_conns, max_conns_per_addr, out of memory), and
+ * those accepted on its index still open (an earlier listener that had the
+ * index too, if its connections outlived it). queued and queue_max: the
+ * kernel's accept queue (connections waiting to be accepted, and its
+ * backlog) for TCP; -1 for Unix sockets, which do not say. Any thread but
+ * the IO ones, like wf_server_listen. 0, or -ENOENT: no listener i.
+ */
+struct wf_listener_stats {
+	unsigned long long accepted, refused;
+	unsigned conns;
+	long queued, queue_max;
+};
+WF_EXPORT int wf_server_listener_stats(wf_server *s, unsigned i,
+    struct wf_listener_stats *st);
 /* The index of the listener c was accepted on; -1 if not a server's. */
 WF_EXPORT int wf_conn_listener(const wf_conn *c);
 

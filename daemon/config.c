@@ -50,6 +50,8 @@ static const struct {
 	{ "max_connections", 1, 1000000 },
 	{ "workers", 1, 1024 },
 	{ "queue_limit", 0, 1000000 },
+	{ "max_requests", 0, 1000000000 },
+	{ "max_requests_jitter", 0, 1000000000 },
 	{ "max_pipeline", 1, 65536 },
 	{ "pipeline", 1, 1024 },
 	{ "io_threads", 1, 256 },
@@ -230,7 +232,7 @@ check_size(cfg_t *cfg, cfg_opt_t *opt)
 	const char *name = cfg_opt_name(opt), *s = cfg_opt_getnstr(opt, 0);
 	/* The budgets (0 derives them from max_frame) and rlimit_as (0: none). */
 	int budget = strncmp(name, "max_buffered", 12) == 0 ||
-	    strcmp(name, "rlimit_as") == 0;
+	    strcmp(name, "rlimit_as") == 0 || strcmp(name, "max_rss") == 0;
 	uint64_t v, max = budget ? UINT64_C(1) << 40 : 1u << 30;
 
 	if (weftd_parse_size(s, &v) < 0 || (v < 64 && !(budget && v == 0)) ||
@@ -914,6 +916,17 @@ load_pool(cfg_t *sec, const char *name, struct weftd_pool_cfg **out,
 	p->rlimit_as = v;
 	weftd_parse_duration(cfg_getstr(sec, "slow_request"),
 	    &p->slow_request_ms);
+	p->max_requests = (unsigned)cfg_getint(sec, "max_requests");
+	/* gunicorn's rule: no jitter without max_requests. */
+	p->max_requests_jitter = p->max_requests ?
+	    (unsigned)cfg_getint(sec, "max_requests_jitter") : 0;
+	weftd_parse_duration(cfg_getstr(sec, "max_lifetime"),
+	    &p->max_lifetime_ms);
+	weftd_parse_duration(cfg_getstr(sec, "max_lifetime_jitter"),
+	    &p->max_lifetime_jitter_ms);
+	if (p->max_lifetime_ms == 0)
+		p->max_lifetime_jitter_ms = 0;
+	weftd_parse_size(cfg_getstr(sec, "max_rss"), &p->max_rss);
 	if (cfg_size(sec, "command") == 0) {
 		snprintf(err, errlen, "%s:%d: pool \"%s\": command is required",
 		    path, sec->line, name);
@@ -1062,6 +1075,11 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 	CFG_INT("rlimit_nofile", 0, CFGF_NONE), \
 	CFG_STR("rlimit_as", "0", CFGF_NONE), \
 	CFG_STR("slow_request", "0", CFGF_NONE), \
+	CFG_INT("max_requests", 0, CFGF_NONE), \
+	CFG_INT("max_requests_jitter", 0, CFGF_NONE), \
+	CFG_STR("max_lifetime", "0", CFGF_NONE), \
+	CFG_STR("max_lifetime_jitter", "0", CFGF_NONE), \
+	CFG_STR("max_rss", "0", CFGF_NONE), \
 	CFG_END()
 	cfg_opt_t handler_opts[] = { POOL_OPTS };
 	cfg_opt_t pool_opts[] = { CFG_STR_LIST("listen", "{}", CFGF_NONE),
@@ -1138,7 +1156,12 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 		{ sec "|group", check_owner }, \
 		{ sec "|rlimit_nofile", check_range }, \
 		{ sec "|rlimit_as", check_size }, \
-		{ sec "|slow_request", check_duration }
+		{ sec "|slow_request", check_duration }, \
+		{ sec "|max_requests", check_range }, \
+		{ sec "|max_requests_jitter", check_range }, \
+		{ sec "|max_lifetime", check_duration }, \
+		{ sec "|max_lifetime_jitter", check_duration }, \
+		{ sec "|max_rss", check_size }
 		POOL_CHECKS("handler"),
 		POOL_CHECKS("pool"),
 	};

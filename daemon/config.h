@@ -36,6 +36,12 @@ struct weftd_pool_cfg {
 	int ngroups;
 	uint64_t rlimit_nofile, rlimit_as; /* 0: as weftd's */
 	uint64_t slow_request_ms; /* 0: off */
+	/* Recycling (0: off): a worker is replaced, its successor first,
+	 * after max_requests + [0, jitter] answers, max_lifetime + [0,
+	 * jitter] ms, or an answer after which its RSS is above max_rss. */
+	unsigned max_requests, max_requests_jitter;
+	uint64_t max_lifetime_ms, max_lifetime_jitter_ms;
+	uint64_t max_rss;
 };
 
 struct weftd_config {

@@ -41,6 +41,34 @@
 
 static void fill(struct pool *p);
 
+const char *const recycle_names[3] = { "max_requests", "max_lifetime",
+	"max_rss" };
+/* The retirement's reason, for the exit line: "retired: recycled: ...". */
+static const char *const recycle_whys[3] = { "recycled: max_requests",
+	"recycled: max_lifetime", "recycled: max_rss" };
+
+/*
+ * Replaced, and serving until its successor is up: of an earlier
+ * configuration, or recycled. Counted in old_live, not live.
+ */
+static bool
+is_old(const struct pool *p, const struct worker *w)
+{
+	return w->gen != p->gen || w->recycling;
+}
+
+/* n plus a uniform [0, jitter]: workers started together do not all
+ * recycle together. */
+static uint64_t
+jittered(uint64_t n, uint64_t jitter)
+{
+	if (jitter == 0)
+		return n;
+	if (jitter >= UINT32_MAX)
+		jitter = UINT32_MAX - 1;
+	return n + arc4random_uniform((uint32_t)jitter + 1);
+}
+
 /* --- output: stdout and stderr, line by line ----------------------------- */
 
 /* A line of output: logged, unless this worker is over its rate. */
@@ -154,6 +182,7 @@ spawn_one(struct pool *p)
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return -ENOMEM;
+	w->statm = -1;
 
 	rc = spawner_on(d) ? spawner_spawn(d, p->cfg, &ch, err, sizeof(err)) :
 	    weftd_spawn(p->cfg->argv, p->cfg->env, d->cfg.max_frame, &as, &ch,
@@ -171,6 +200,11 @@ spawn_one(struct pool *p)
 	w->gen = p->gen;
 	w->replaces = p->replacing;
 	p->replacing = NULL;
+	w->statm = ch.statm;
+	if (p->cfg->max_requests)
+		w->recycle_after = jittered(p->cfg->max_requests,
+		    p->cfg->max_requests_jitter);
+	w->max_rss = p->cfg->max_rss;
 	/* With old workers still serving, a new one proves itself first. */
 	w->probation = p->old_live > 0;
 	w->out_rl.burst = OUTPUT_BURST;
@@ -180,6 +214,9 @@ spawn_one(struct pool *p)
 	    (int)ch.pid);
 	w->out = ch.out;
 	w->started = wf_loop_now(d->main);
+	if (p->cfg->max_lifetime_ms)
+		w->die_at = w->started + jittered(p->cfg->max_lifetime_ms,
+		    p->cfg->max_lifetime_jitter_ms);
 	LIST_INSERT_HEAD(&p->all, w, plink);
 	p->live++;
 	(void)fcntl(w->out, F_SETFL, O_NONBLOCK);
@@ -211,13 +248,14 @@ retire_one_old(struct pool *p)
 	struct worker *w;
 
 	LIST_FOREACH(w, &p->all, plink)
-		if (!w->retired && !w->leaving && w->gen != p->gen)
+		if (!w->retired && !w->leaving && is_old(p, w))
 			break;
 	if (w == NULL)
 		return 0;
 	w->leaving = true;
 	p->old_live--;
-	dispatch_worker_quiesce(w, p->rolling ? "restart" : "reload");
+	dispatch_worker_quiesce(w, w->recycling ? w->recycling : p->rolling ?
+	    "restart" : "reload");
 	if (p->old_live == 0)
 		p->rolling = false;
 	return 1;
@@ -320,10 +358,10 @@ pool_retire(struct worker *w, const char *why)
 	/* A leaving worker left the counts when it began to leave. */
 	if (w->leaving)
 		;
-	else if (w->gen == p->gen)
-		p->live--;
-	else
+	else if (is_old(p, w))
 		p->old_live--;
+	else
+		p->live--;
 	dispatch_worker_down(w);
 	if (!w->exited) {
 		/*
@@ -346,7 +384,7 @@ pool_retire(struct worker *w, const char *why)
 	 * replaced at once (the request got `worker failed`), and weftd's own
 	 * retirements (reload) are no failure at all.
 	 */
-	if (w->gen == p->gen && !w->leaving && atomic_load(&w->assigned) == 0 &&
+	if (!is_old(p, w) && !w->leaving && atomic_load(&w->assigned) == 0 &&
 	    now - w->started < QUICK_MS) {
 		delay = back_off(p, now);
 		if (w->probation && !p->failing) {
@@ -363,7 +401,7 @@ pool_retire(struct worker *w, const char *why)
 	} else if (w->gen == p->gen) {
 		p->quick_fails = 0;
 	}
-	if (w->gen == p->gen && !w->leaving) {
+	if (!is_old(p, w) && !w->leaving) {
 		p->respawns++;
 		p->replacing = why;
 	}
@@ -380,6 +418,50 @@ pool_retire_task(void *arg)
 		pool_retire(w, w->io_why);
 	}
 	worker_unref(w);
+}
+
+void
+pool_recycle(struct worker *w, int reason)
+{
+	struct pool *p = w->pool;
+
+	if (w->retired || w->leaving || is_old(p, w) || w->probation ||
+	    p->stopping || p->removed)
+		return;
+	w->recycling = recycle_whys[reason];
+	p->recycled[reason]++;
+	p->live--;
+	p->old_live++;
+	p->replacing = w->recycling;
+	if (weftd_rl_allow(&p->life_rl, wf_loop_now(p->d->main)))
+		weftd_log(LOG_INFO, "%sworker %d recycled (%s, after %lu "
+		    "requests): its successor starts first", p->tag,
+		    (int)w->pid, recycle_names[reason],
+		    atomic_load(&w->served));
+	fill(p);
+}
+
+void
+pool_recycle_task(void *arg)
+{
+	struct worker *w = arg;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (w->recycle_why == recycle_names[i])
+			pool_recycle(w, i);
+	worker_unref(w);
+}
+
+void
+pool_check_lifetimes(struct pool *p)
+{
+	uint64_t now = wf_loop_now(p->d->main);
+	struct worker *w;
+
+	LIST_FOREACH(w, &p->all, plink)
+		if (w->die_at && now >= w->die_at)
+			pool_recycle(w, RECYCLE_LIFETIME);
 }
 
 static void
@@ -547,7 +629,7 @@ spare(struct pool *p)
 	int rank, best_rank = 3;
 
 	LIST_FOREACH(w, &p->all, plink) {
-		if (w->retired || w->leaving || w->gen != p->gen)
+		if (w->retired || w->leaving || is_old(p, w))
 			continue;
 		rank = w->probation || !w->on_loop ? 0 :
 		    atomic_load_explicit(&w->head_t0, memory_order_relaxed) == 0 ?

@@ -23,6 +23,15 @@ struct worker {
 	uint64_t started;           /* main loop ms */
 	const char *why;            /* why it was retired, for the exit log */
 	const char *replaces;       /* why the one it replaced went; NULL */
+	int statm;                  /* its /proc/PID/statm; -1: none */
+	/* Recycling: set before its loop has it, then read-only. */
+	unsigned long recycle_after; /* answers; 0: never */
+	uint64_t max_rss;           /* bytes; 0: not checked */
+	uint64_t die_at;            /* main loop ms (max_lifetime); 0: never */
+	const char *recycling;      /* main: being replaced, successor first,
+	                               for this (RECYCLE_*); NULL: not */
+	bool recycle_asked;         /* its loop: asked the main thread once */
+	const char *recycle_why;    /* ... for this */
 	bool retired, exited;
 	bool termed;                /* SIGTERM sent */
 	unsigned gen;               /* the configuration it was started for */
@@ -106,6 +115,7 @@ struct pool {
 	struct weftd_rl life_rl;  /* worker start and exit lines */
 	/* For weftctl status and /metrics (stats.c). */
 	unsigned long long respawns; /* workers started to replace one */
+	unsigned long long recycled[3]; /* by RECYCLE_ reason */
 	const char *replacing;       /* the next start replaces one that went
 	                                for this (a static string) */
 	struct pool_exit {
@@ -118,6 +128,10 @@ struct pool {
 	/* Before its log lines: "pool NAME: ", "" for `default` (as before pools). */
 	char tag[POOL_NAME_MAX + 8];
 };
+
+/* Why a worker is recycled; also its pool's recycled[] index. */
+enum { RECYCLE_REQUESTS, RECYCLE_LIFETIME, RECYCLE_RSS };
+extern const char *const recycle_names[3]; /* "max_requests", ... */
 
 /* pool.c: one pool's workers. */
 /* p's worker list, log tag, rate limits and respawn timer, for cfg. */
@@ -150,6 +164,12 @@ void pool_lost_workers(struct pool *p);
 
 /* Posted by w's loop: retire w (w->io_why); drops the post's reference. */
 void pool_retire_task(void *w);
+/* Posted by w's loop: recycle w (w->recycle_why); drops the reference. */
+void pool_recycle_task(void *w);
+/* Replace w for reason (RECYCLE_*): its successor starts first. */
+void pool_recycle(struct worker *w, int reason);
+/* From the status timer: workers past max_lifetime are recycled. */
+void pool_check_lifetimes(struct pool *p);
 
 /* dispatch.c, called by the pool (main thread). */
 /* p's dispatch: a lane on every IO loop, its queue. */

@@ -299,6 +299,7 @@ pool_tick(struct weftd *d)
 		(void)pool_post_views(d);
 	FOR_POOLS(d, i, p) {
 		pool_flush_output(p, now);
+		pool_check_lifetimes(p);
 		stats_tick(p);
 		removed_step(p);
 	}

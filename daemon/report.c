@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pool.h"
 #include "stats.h"
 
 static const char *
@@ -84,6 +85,9 @@ text_pool(const struct pool_snap *p, struct out *o)
 	out_printf(o, "\n  latency (last minute): avg %s ms, p99 %s ms; slow "
 	    "%llu; respawns %llu\n", ms(p->avg_ms, a, sizeof(a)),
 	    ms(p->p99_ms, b, sizeof(b)), p->slow, p->respawns);
+	out_printf(o, "  recycled: %llu for max_requests, %llu for max_lifetime, "
+	    "%llu for max_rss\n", p->recycled[RECYCLE_REQUESTS],
+	    p->recycled[RECYCLE_LIFETIME], p->recycled[RECYCLE_RSS]);
 	out_printf(o, "  %-8s %-9s %9s %9s %8s %-19s %s\n", "PID", "STATE",
 	    "REQUESTS", "AGE_MS", "RSS", "STARTED", "REPLACED");
 	for (i = 0; i < p->nw; i++) {
@@ -170,6 +174,11 @@ json_worker(const struct worker_snap *w, struct out *o)
 		out_json(o, w->replaces);
 	else
 		out_printf(o, "null");
+	out_printf(o, ",\"max_requests\":%lu,\"recycling\":", w->max_requests);
+	if (w->recycling)
+		out_json(o, w->recycling);
+	else
+		out_printf(o, "null");
 	out_printf(o, ",\"retired\":");
 	if (w->why)
 		out_json(o, w->why);
@@ -202,7 +211,11 @@ json_pool(const struct pool_snap *p, struct out *o)
 	    p->answers[WEFTD_OVERLOADED], p->answers[WEFTD_TIMEOUT],
 	    p->respawns, p->max_reached, p->slow,
 	    (unsigned long long)p->slow_ms);
-	out_printf(o, "\"latency_ms\":{");
+	out_printf(o, "\"recycled\":{");
+	for (k = 0; k < 3; k++)
+		out_printf(o, "%s\"%s\":%llu", k ? "," : "", recycle_names[k],
+		    p->recycled[k]);
+	out_printf(o, "},\"latency_ms\":{");
 	json_num(o, "avg", p->avg_ms, true);
 	json_num(o, "p99", p->p99_ms, false);
 	out_printf(o, "},\"worker_list\":[");
@@ -446,6 +459,15 @@ prom_pools(const struct snapshot *s, struct out *o)
 	per_pool(s, o, "weftd_pool_slow_requests_total", "counter",
 	    "Requests that ran past slow_request.",
 	    offsetof(struct pool_snap, slow), true);
+	family(o, "weftd_pool_recycles_total", "counter",
+	    "Workers replaced, their successor first, by reason.");
+	for (i = 0; i < s->npools; i++)
+		for (k = 0; k < 3; k++) {
+			out_printf(o, "weftd_pool_recycles_total{pool=\"");
+			label(o, s->pools[i].name);
+			out_printf(o, "\",reason=\"%s\"} %llu\n", recycle_names[k],
+			    s->pools[i].recycled[k]);
+		}
 	per_pool(s, o, "weftd_pool_respawns_total", "counter",
 	    "Workers started to replace one that exited or was retired.",
 	    offsetof(struct pool_snap, respawns), true);

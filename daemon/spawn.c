@@ -62,15 +62,19 @@ become(const struct weftd_spawn_as *as)
 /* In the child: set fds 0-3 up, close the rest, reset signals, exec. */
 static void __attribute__((noreturn))
 child(char *const argv[], char *const envp[], int sock, int out, int errw,
-    pid_t parent, const struct weftd_spawn_as *as)
+    int gor, pid_t parent, const struct weftd_spawn_as *as)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
 	int sig, devnull, e;
+	char c;
 
 	/* Dies with weftd; if weftd is already gone, do not run at all. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		goto fail;
+	/* Until the parent has our statm open (its end closes: EOF). */
+	while (read(gor, &c, 1) < 0 && errno == EINTR)
+		;
 	/*
 	 * A group of its own: a terminal's Ctrl-C reaches weftd, which
 	 * drains, and not the workers, which would drop their requests.
@@ -120,12 +124,13 @@ weftd_spawn(char *const argv[], char *const env[], uint32_t max_frame,
     size_t errlen)
 {
 	char *envp[MAX_ENV + 3], frame[32];
-	int sv[2], outp[2], errp[2], e = 0, n = 0, i, rc;
+	int sv[2], outp[2], errp[2], gop[2], e = 0, n = 0, i, rc;
+	char statm[64];
 	pid_t parent = getpid(), pid;
 	ssize_t r;
 
 	c->pid = -1;
-	c->sock = c->out = -1;
+	c->sock = c->out = c->statm = -1;
 	if (argv == NULL || argv[0] == NULL || argv[0][0] != '/') {
 		snprintf(err, errlen, "handler command must be an absolute path");
 		return -EINVAL;
@@ -144,8 +149,9 @@ weftd_spawn(char *const argv[], char *const env[], uint32_t max_frame,
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
 		return rc;
 	}
-	outp[0] = outp[1] = errp[0] = errp[1] = -1;
-	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+	outp[0] = outp[1] = errp[0] = errp[1] = gop[0] = gop[1] = -1;
+	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+	    pipe2(gop, O_CLOEXEC) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "pipe2: %s", strerror(errno));
 		goto fail;
@@ -155,8 +161,19 @@ weftd_spawn(char *const argv[], char *const env[], uint32_t max_frame,
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		goto fail;
 	}
-	if (pid == 0)
-		child(argv, envp, sv[1], outp[1], errp[1], parent, as);
+	if (pid == 0) {
+		close(gop[1]); /* or its read would wait for itself */
+		child(argv, envp, sv[1], outp[1], errp[1], gop[0], parent, as);
+	}
+	/*
+	 * Its memory, for max_rss and status: opened while it is still our
+	 * user, as hidepid (ProtectProc=invisible) would hide it once it is
+	 * another, and statm is read with no check of who reads.
+	 */
+	snprintf(statm, sizeof(statm), "/proc/%d/statm", (int)pid);
+	c->statm = open(statm, O_RDONLY | O_CLOEXEC);
+	close(gop[0]);
+	close(gop[1]);
 	close(sv[1]);
 	close(outp[1]);
 	close(errp[1]);
@@ -177,6 +194,9 @@ weftd_spawn(char *const argv[], char *const env[], uint32_t max_frame,
 			    strerror(e));
 		close(sv[0]);
 		close(outp[0]);
+		if (c->statm >= 0)
+			close(c->statm);
+		c->statm = -1;
 		return e < 0 ? e : -e;
 	}
 	c->pid = pid;
@@ -194,7 +214,27 @@ fail:
 		close(errp[0]);
 		close(errp[1]);
 	}
+	if (gop[0] >= 0) {
+		close(gop[0]);
+		close(gop[1]);
+	}
 	return rc;
+}
+
+long long
+weftd_rss(int statm)
+{
+	unsigned long long size, res;
+	char buf[128];
+	ssize_t n;
+
+	/* One pread: a few microseconds, no open, no path lookup. */
+	if (statm < 0 || (n = pread(statm, buf, sizeof(buf) - 1, 0)) <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu", &size, &res) != 2)
+		return -1;
+	return (long long)(res * (unsigned long long)sysconf(_SC_PAGESIZE));
 }
 
 const char *

@@ -10,6 +10,8 @@ struct weftd_child {
 	pid_t pid;
 	int sock; /* our end of the worker socket (fd 3 in the child) */
 	int out;  /* read end of the child's stdout and stderr */
+	int statm; /* its /proc/PID/statm, opened before it changed user
+	              (readable after, whoever it runs as); -1: none */
 };
 
 /* Who the handler runs as, and its limits; set in the child before exec. */
@@ -34,6 +36,9 @@ struct weftd_spawn_as {
 int weftd_spawn(char *const argv[], char *const env[], uint32_t max_frame,
     const struct weftd_spawn_as *as, struct weftd_child *c, char *err,
     size_t errlen);
+
+/* A process's resident memory in bytes from its statm fd; -1: unknown. */
+long long weftd_rss(int statm);
 
 /* How a process ended, from its wait status: "exited with status 1". */
 const char *weftd_ended(int st, char *buf, size_t n);

@@ -171,7 +171,7 @@ set_max_kids(const struct weftd_config *old, const struct weftd_config *c)
 }
 
 static void
-do_spawn(const struct sp_req *q, struct sp_reply *r, int fds[2])
+do_spawn(const struct sp_req *q, struct sp_reply *r, int fds[3])
 {
 	const struct weftd_pool_cfg *p = weftd_config_pool(&sp.cfg, q->pool);
 	struct weftd_spawn_as as = sp.base;
@@ -210,6 +210,7 @@ do_spawn(const struct sp_req *q, struct sp_reply *r, int fds[2])
 	sp.kids[sp.nkids - 1].pid = r->pid = ch.pid;
 	fds[0] = ch.sock;
 	fds[1] = ch.out;
+	fds[2] = ch.statm; /* -1: not opened, not sent */
 }
 
 static void
@@ -283,14 +284,15 @@ static void
 answer(int fd, const struct sp_req *q)
 {
 	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
+		char buf[CMSG_SPACE(3 * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	struct sp_reply r = { 0 };
 	struct iovec iov = { &r, sizeof(r) };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
-	int fds[2] = { -1, -1 };
+	int fds[3] = { -1, -1, -1 };
+	size_t nfds;
 
 	switch (q->op) {
 	case OP_SPAWN:
@@ -317,8 +319,10 @@ answer(int fd, const struct sp_req *q)
 		cm = CMSG_FIRSTHDR(&m);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(fds));
-		memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+		nfds = fds[2] >= 0 ? 3 : 2;
+		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+		m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
 	}
 	while (sendmsg(fd, &m, MSG_NOSIGNAL) < 0)
 		if (errno != EINTR) {
@@ -329,6 +333,8 @@ answer(int fd, const struct sp_req *q)
 	if (fds[0] >= 0) {
 		close(fds[0]);
 		close(fds[1]);
+		if (fds[2] >= 0)
+			close(fds[2]);
 	}
 }
 

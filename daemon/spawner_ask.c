@@ -125,13 +125,16 @@ spawner_watch(struct weftd *d)
 	    on_exits, d);
 }
 
-/* The fds of every SCM_RIGHTS in m; all closed unless exactly two came. */
+/*
+ * The fds of every SCM_RIGHTS in m: the worker socket, its output and
+ * maybe its statm; all closed unless two or three came.
+ */
 static int
-take_fds(struct msghdr *m, int fds[2])
+take_fds(struct msghdr *m, int fds[3])
 {
 	struct cmsghdr *cm;
 	size_t k, n = 0;
-	int fd, got[2];
+	int fd, got[3];
 
 	for (cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
@@ -139,18 +142,19 @@ take_fds(struct msghdr *m, int fds[2])
 		for (k = 0; k < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		    k++, n++) {
 			memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(fd));
-			if (n < 2)
+			if (n < 3)
 				got[n] = fd;
 			else
 				close(fd);
 		}
 	}
-	if (n == 2 && !(m->msg_flags & MSG_CTRUNC)) {
+	if ((n == 2 || n == 3) && !(m->msg_flags & MSG_CTRUNC)) {
 		fds[0] = got[0];
 		fds[1] = got[1];
+		fds[2] = n == 3 ? got[2] : -1;
 		return 0;
 	}
-	for (k = 0; k < n && k < 2; k++)
+	for (k = 0; k < n && k < 3; k++)
 		close(got[k]);
 	return n ? -EMFILE : 0;
 }
@@ -158,10 +162,10 @@ take_fds(struct msghdr *m, int fds[2])
 /* One request, its answer (and fds); one not answered in time (wait)
  * loses the spawner. */
 static int
-call(struct weftd *d, const struct sp_req *q, struct sp_reply *r, int fds[2])
+call(struct weftd *d, const struct sp_req *q, struct sp_reply *r, int fds[3])
 {
 	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
+		char buf[CMSG_SPACE(3 * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = { r, sizeof(*r) };
@@ -173,7 +177,7 @@ call(struct weftd *d, const struct sp_req *q, struct sp_reply *r, int fds[2])
 	ssize_t n;
 
 	memset(r, 0, sizeof(*r));
-	fds[0] = fds[1] = -1;
+	fds[0] = fds[1] = fds[2] = -1;
 	if (d->spawner_req < 0)
 		return -EPIPE;
 	while ((n = send(d->spawner_req, q, sizeof(*q), MSG_NOSIGNAL)) < 0 &&
@@ -202,6 +206,8 @@ call(struct weftd *d, const struct sp_req *q, struct sp_reply *r, int fds[2])
 		if (fds[0] >= 0) {
 			close(fds[0]);
 			close(fds[1]);
+			if (fds[2] >= 0)
+				close(fds[2]);
 		}
 		if (n < 0)
 			snprintf(why, sizeof(why), "cannot be heard (recvmsg: "
@@ -220,13 +226,13 @@ spawner_spawn(struct weftd *d, const struct weftd_pool_cfg *p,
 {
 	struct sp_req q = { .op = OP_SPAWN };
 	struct sp_reply r;
-	int fds[2], rc;
+	int fds[3], rc;
 
 	q.uid = p->uid != (uid_t)-1 ? p->uid : d->cfg.uid;
 	snprintf(q.pool, sizeof(q.pool), "%s", p->name);
 	snprintf(q.cmd, sizeof(q.cmd), "%s", p->argv[0]);
 	c->pid = -1;
-	c->sock = c->out = -1;
+	c->sock = c->out = c->statm = -1;
 	rc = call(d, &q, &r, fds);
 	if (rc == 0 && r.rc == 0 && fds[0] < 0)
 		rc = -EPROTO;
@@ -245,6 +251,7 @@ spawner_spawn(struct weftd *d, const struct weftd_pool_cfg *p,
 	c->pid = r.pid;
 	c->sock = fds[0];
 	c->out = fds[1];
+	c->statm = fds[2];
 	return 0;
 }
 
@@ -253,7 +260,7 @@ spawner_kill(struct weftd *d, pid_t pid, int sig)
 {
 	struct sp_req q = { .op = OP_KILL, .pid = pid, .sig = sig };
 	struct sp_reply r;
-	int fds[2], rc;
+	int fds[3], rc;
 
 	return (rc = call(d, &q, &r, fds)) < 0 ? rc : r.rc;
 }
@@ -263,7 +270,7 @@ spawner_kill_wait(struct weftd *d, pid_t pid, int *st)
 {
 	struct sp_req q = { .op = OP_KILL_WAIT, .pid = pid };
 	struct sp_reply r;
-	int fds[2], rc;
+	int fds[3], rc;
 
 	if ((rc = call(d, &q, &r, fds)) < 0 || (rc = r.rc) < 0)
 		return rc;
@@ -276,7 +283,7 @@ spawner_prepare(struct weftd *d, uint64_t digest, char *err, size_t errlen)
 {
 	struct sp_req q = { .op = OP_PREPARE, .digest = digest };
 	struct sp_reply r;
-	int fds[2], rc;
+	int fds[3], rc;
 
 	if ((rc = call(d, &q, &r, fds)) < 0) {
 		snprintf(err, errlen, "the spawner: %s", d->spawner_req < 0 ?
@@ -293,7 +300,7 @@ finish_reload(struct weftd *d, uint32_t op)
 {
 	struct sp_req q = { .op = op };
 	struct sp_reply r;
-	int fds[2];
+	int fds[3];
 
 	(void)call(d, &q, &r, fds);
 }

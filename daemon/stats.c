@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "pool.h"
+#include "spawn.h"
 #include "stats.h"
 
 #ifndef WEFT_VERSION
@@ -186,27 +187,6 @@ window_figures(const struct pool *p, struct pool_snap *ps)
 
 /* --- workers ------------------------------------------------------------- */
 
-static long long
-rss_of(pid_t pid)
-{
-	char path[64], buf[128];
-	unsigned long long size, res;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	if (sscanf(buf, "%llu %llu", &size, &res) != 2)
-		return -1;
-	return (long long)(res * (unsigned long long)sysconf(_SC_PAGESIZE));
-}
-
 /* A worker that takes new requests. */
 static bool
 serving(const struct worker *w)
@@ -224,10 +204,12 @@ worker_snap(const struct weftd *d, const struct worker *w,
 	ws->pid = w->pid;
 	ws->served = atomic_load_explicit(&w->served, memory_order_relaxed);
 	ws->age_ms = t0 && now_ms >= t0 ? (long long)(now_ms - t0) : -1;
-	ws->rss = w->exited ? -1 : rss_of(w->pid);
+	ws->rss = w->exited ? -1 : weftd_rss(w->statm);
 	ws->started = now - (time_t)((wf_loop_now(d->main) - w->started) / 1000);
 	ws->why = NULL;
 	ws->replaces = w->replaces;
+	ws->max_requests = w->recycle_after;
+	ws->recycling = w->recycling;
 	if (w->retired) {
 		ws->state = "stopping";
 		ws->why = w->why;
@@ -264,6 +246,7 @@ pool_snap(struct weftd *d, struct pool *p, struct pool_snap *ps, time_t now)
 	ps->queue_limit = p->cfg->queue_limit;
 	ps->slow_ms = p->cfg->slow_request_ms;
 	ps->respawns = p->respawns;
+	memcpy(ps->recycled, p->recycled, sizeof(ps->recycled));
 	if (p->ds) {
 		ps->queued = atomic_load(&p->ds->qlen);
 		ps->queue_max = atomic_load(&p->ds->qmax);

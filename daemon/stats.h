@@ -35,6 +35,8 @@ struct worker_snap {
 	time_t started;
 	const char *why;       /* stopping: why it was retired */
 	const char *replaces;  /* why the worker it replaced went; NULL */
+	unsigned long max_requests; /* its own, jitter added; 0: none */
+	const char *recycling; /* being replaced for this; NULL */
 };
 
 struct pool_snap {
@@ -45,6 +47,7 @@ struct pool_snap {
 	unsigned long long answers[STATUS_KINDS];
 	unsigned long long lat[LAT_BOUNDS + 1]; /* not cumulative */
 	unsigned long long lat_sum_us, max_reached, slow, respawns;
+	unsigned long long recycled[3]; /* by RECYCLE_* */
 	unsigned long long requests; /* answers, all statuses */
 	double avg_ms, p99_ms; /* of the last minute; -1: no answer in it */
 	struct worker_snap *w;

@@ -22,6 +22,7 @@
 
 #include "lane.h"
 #include "log.h"
+#include "spawn.h"
 
 #define IOV_BATCH 64
 #define MAX_RESENDS 3
@@ -50,6 +51,8 @@ worker_unref(struct worker *w)
 
 	/* The pool outlives its workers: it waits for this count (pool.c). */
 	if (atomic_fetch_sub(&w->refs, 1) == 1) {
+		if (w->statm >= 0)
+			close(w->statm);
 		free(w);
 		atomic_fetch_sub(&ds->nworkers, 1);
 	}
@@ -212,6 +215,7 @@ worker_assign(struct lane *l, struct worker *w, struct job *j)
 }
 
 static void slow_done(struct worker *w, const struct job *j);
+static void ask_recycle(struct worker *w, const char *why);
 
 static struct job *
 pop(struct worker *w)
@@ -267,6 +271,15 @@ slow_done(struct worker *w, const struct job *j)
 		weftd_log(LOG_NOTICE, "%sslow request done: worker %d, after "
 		    "%llu ms", w->pool->tag, (int)w->pid,
 		    (unsigned long long)(now - j->t0));
+}
+
+/* Recycling: it is replaced, its successor first (main thread). Once. */
+static void
+ask_recycle(struct worker *w, const char *why)
+{
+	w->recycle_asked = true;
+	w->recycle_why = why;
+	post_worker(w->d->main, pool_recycle_task, w);
 }
 
 /* A retire request to the main thread, once. */
@@ -418,8 +431,16 @@ static void answers_done(struct worker *w, wf_conn *conn, size_t in_len,
 static void
 answered(struct worker *w)
 {
-	atomic_fetch_add_explicit(&w->served, 1, memory_order_relaxed);
+	unsigned long n = atomic_fetch_add_explicit(&w->served, 1,
+	    memory_order_relaxed) + 1;
+
 	w->answered_ms = wf_loop_now(w->lane->f->loop);
+	if (w->recycle_asked)
+		return;
+	if (w->recycle_after && n >= w->recycle_after)
+		ask_recycle(w, recycle_names[RECYCLE_REQUESTS]);
+	else if (w->max_rss && weftd_rss(w->statm) > (long long)w->max_rss)
+		ask_recycle(w, recycle_names[RECYCLE_RSS]);
 }
 
 static void

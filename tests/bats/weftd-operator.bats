@@ -73,7 +73,7 @@ worker_pids() {
 	assert_success
 	assert_output "$WPID 3 3 3 $ADDR 1 True True"
 	run json "sorted(j['pools'][0]['worker_list'][0])"
-	assert_output "['last_exit', 'pid', 'request_age_ms', 'requests', 'retired', 'rss_bytes', 'started', 'state']"
+	assert_output "['last_exit', 'max_requests', 'pid', 'recycling', 'request_age_ms', 'requests', 'retired', 'rss_bytes', 'started', 'state']"
 	run json "sorted(k for k in j['pools'][0] if k != 'worker_list')"
 	assert_output --partial "'latency_ms', 'max_reached', 'name', 'overloaded', 'queue', 'requests', 'respawns', 'slow'"
 }

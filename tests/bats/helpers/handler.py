@@ -12,6 +12,7 @@
   late:S      answer, then the same answer again S seconds later
   big         answer with a header claiming 1 GiB
   large:N     answer with N bytes ("x" repeated)
+  hold:N      keep N more bytes of memory (touched) for good, then echo
   half:N      answer with a header claiming N bytes and half of them, exit
   halfhang:N  the same, then hang instead of exiting
   exit:N      exit with status N at once
@@ -37,6 +38,7 @@ import termios
 import time
 
 HEADER = struct.Struct("!IHH")
+HELD = []
 
 
 def read_exact(sock, n):
@@ -132,6 +134,9 @@ def main():
             answer(sock, b"", length=1 << 30)
         elif verb == "large":
             answer(sock, b"x" * int(arg))
+        elif verb == "hold":
+            HELD.append(bytearray(b"m" * int(arg)))
+            answer(sock, body)
         elif verb in ("half", "halfhang"):
             n = int(arg)
             answer(sock, b"h" * (n // 2), length=n)

@@ -50,7 +50,8 @@ TOOL_BIN  = $(BUILD)/weft-cat $(BUILD)/weftd $(BUILD)/weftctl
 WEFTD_SRC = daemon/weftd.c daemon/front.c daemon/dispatch.c daemon/worker.c \
             daemon/pool.c daemon/pools.c daemon/spawner.c daemon/spawner_ask.c daemon/job.c daemon/log.c daemon/config.c \
             daemon/spawn.c daemon/reload.c daemon/budget.c daemon/listen.c \
-            daemon/stats.c daemon/report.c daemon/admin.c daemon/control.c daemon/http.c
+            daemon/stats.c daemon/report.c daemon/admin.c daemon/control.c daemon/http.c \
+            daemon/scale.c
 
 .PHONY: all run test unit check-deps test-deps asan tsan valgrind test-system fuzz chaos deb bench install uninstall clean FORCE
 

@@ -49,6 +49,10 @@ static const struct {
 } ranges[] = {
 	{ "max_connections", 1, 1000000 },
 	{ "workers", 1, 1024 },
+	{ "min_workers", 0, 1024 },
+	{ "max_workers", 1, 1024 },
+	{ "spare_workers", 0, 1024 },
+	{ "spawn_rate", 1, 10000 },
 	{ "queue_limit", 0, 1000000 },
 	{ "max_requests", 0, 1000000000 },
 	{ "max_requests_jitter", 0, 1000000000 },
@@ -887,6 +891,62 @@ ids(cfg_t *sec, char **user, char **group, uid_t *uid, gid_t *gid,
 	return 0;
 }
 
+static bool
+modified(cfg_t *sec, const char *name)
+{
+	return (cfg_getopt(sec, name)->flags & CFGF_MODIFIED) != 0;
+}
+
+/*
+ * workers (static), or min_workers .. max_workers (dynamic): one form. A
+ * dynamic pool starts with what it keeps: min_workers, or spare_workers
+ * if more (at most max_workers).
+ */
+static int
+pool_size(cfg_t *sec, struct weftd_pool_cfg *p, const char *path,
+    const char *name, char *err, size_t errlen)
+{
+	const char *const dyn[] = { "min_workers", "spare_workers",
+	    "worker_idle_timeout", "spawn_rate" };
+	size_t i;
+
+	p->dynamic = modified(sec, "max_workers");
+	p->spawn_rate = (unsigned)cfg_getint(sec, "spawn_rate");
+	weftd_parse_duration(cfg_getstr(sec, "worker_idle_timeout"),
+	    &p->worker_idle_timeout_ms);
+	if (!p->dynamic) {
+		for (i = 0; i < NITEMS(dyn); i++)
+			if (modified(sec, dyn[i])) {
+				snprintf(err, errlen, "%s:%d: pool \"%s\": %s needs "
+				    "max_workers (a dynamic pool)", path,
+				    sec->line, name, dyn[i]);
+				return -1;
+			}
+		p->min_workers = p->max_workers = p->workers;
+		return 0;
+	}
+	if (modified(sec, "workers")) {
+		snprintf(err, errlen, "%s:%d: pool \"%s\": workers, or "
+		    "min_workers and max_workers: one form, not both", path,
+		    sec->line, name);
+		return -1;
+	}
+	p->min_workers = (unsigned)cfg_getint(sec, "min_workers");
+	p->max_workers = (unsigned)cfg_getint(sec, "max_workers");
+	p->spare_workers = (unsigned)cfg_getint(sec, "spare_workers");
+	if (p->min_workers > p->max_workers ||
+	    p->spare_workers > p->max_workers) {
+		snprintf(err, errlen, "%s:%d: pool \"%s\": min_workers (%u) and "
+		    "spare_workers (%u) must not exceed max_workers (%u)", path,
+		    sec->line, name, p->min_workers, p->spare_workers,
+		    p->max_workers);
+		return -1;
+	}
+	p->workers = p->spare_workers > p->min_workers ? p->spare_workers :
+	    p->min_workers;
+	return 0;
+}
+
 /* One pool section (or the handler section, as pool `default`). */
 static int
 load_pool(cfg_t *sec, const char *name, struct weftd_pool_cfg **out,
@@ -906,6 +966,8 @@ load_pool(cfg_t *sec, const char *name, struct weftd_pool_cfg **out,
 		if (current->cmd[i].sec == sec)
 			p->line = current->cmd[i].line;
 	p->workers = (unsigned)cfg_getint(sec, "workers");
+	if (pool_size(sec, p, path, name, err, errlen) < 0)
+		return -1;
 	p->queue_limit = (unsigned)cfg_getint(sec, "queue_limit");
 	(void)parse_auto(cfg_getstr(sec, "pipeline"), &n);
 	p->pipeline = (unsigned)n;
@@ -1065,6 +1127,11 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 #define POOL_OPTS \
 	CFG_STR_LIST("command", NULL, CFGF_NODEFAULT), \
 	CFG_INT("workers", 4, CFGF_NONE), \
+	CFG_INT("min_workers", 1, CFGF_NONE), \
+	CFG_INT("max_workers", 0, CFGF_NONE), \
+	CFG_INT("spare_workers", 1, CFGF_NONE), \
+	CFG_STR("worker_idle_timeout", "10s", CFGF_NONE), \
+	CFG_INT("spawn_rate", 32, CFGF_NONE), \
 	CFG_STR("request_timeout", "30s", CFGF_NONE), \
 	CFG_INT("queue_limit", 1024, CFGF_NONE), \
 	CFG_STR("pipeline", "auto", CFGF_NONE), \
@@ -1147,6 +1214,11 @@ weftd_config_load(const char *path, struct weftd_config *c, char *err,
 #define POOL_CHECKS(sec) \
 		{ sec "|command", check_command }, \
 		{ sec "|workers", check_range }, \
+		{ sec "|min_workers", check_range }, \
+		{ sec "|max_workers", check_range }, \
+		{ sec "|spare_workers", check_range }, \
+		{ sec "|spawn_rate", check_range }, \
+		{ sec "|worker_idle_timeout", check_duration }, \
 		{ sec "|request_timeout", check_duration }, \
 		{ sec "|queue_limit", check_range }, \
 		{ sec "|pipeline", check_auto }, \

@@ -19,7 +19,13 @@ struct weftd_pool_cfg {
 	int line;    /* of its command, for -t's messages */
 	char **argv; /* NULL-terminated; argv[0] is the program */
 	unsigned argc;
-	unsigned workers;
+	unsigned workers;     /* static: the count; dynamic: where it starts */
+	/* Dynamic (max_workers set): min_workers .. max_workers, keeping
+	 * spare_workers idle, stopping one idle worker_idle_timeout, starting
+	 * at most spawn_rate a second. Static: min = max = workers. */
+	bool dynamic;
+	unsigned min_workers, max_workers, spare_workers, spawn_rate;
+	uint64_t worker_idle_timeout_ms;
 	uint64_t request_timeout_ms;
 	unsigned queue_limit;
 	unsigned pipeline; /* requests in flight per worker; 0: auto */

@@ -71,6 +71,7 @@ static void
 resize(struct weftd *d, const char *name, const char *count, struct out *o)
 {
 	struct pool *p = pool_named(d, name);
+	const char *what;
 	unsigned was;
 	char *end;
 	long n;
@@ -86,13 +87,14 @@ resize(struct weftd *d, const char *name, const char *count, struct out *o)
 		    count);
 		return;
 	}
-	was = p->cfg->workers;
-	weftd_log(LOG_NOTICE, "%sworkers %u -> %ld (weftctl; until the next "
-	    "reload or restart)", p->tag, was, n);
+	what = p->cfg->dynamic ? "max_workers" : "workers";
+	was = p->cfg->max_workers;
+	weftd_log(LOG_NOTICE, "%s%s %u -> %ld (weftctl; until the next "
+	    "reload or restart)", p->tag, what, was, n);
 	pool_resize(p, (unsigned)n);
-	out_printf(o, "0 pool %s: workers %u -> %ld; not saved: the next "
-	    "reload or restart goes back to the configuration's %s\n", name, was,
-	    n, "workers");
+	out_printf(o, "0 pool %s: %s %u -> %ld; not saved: the next "
+	    "reload or restart goes back to the configuration's %s\n", name,
+	    what, was, n, what);
 }
 
 static void

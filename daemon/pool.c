@@ -575,16 +575,27 @@ pool_start(struct pool *p, bool first_must_run)
 		if ((rc = spawn_one(p)) < 0 && i == 0 && first_must_run)
 			return rc;
 	fill(p);
-	return 0;
+	return scale_start(p);
 }
 
 void
 pool_reload(struct pool *p, struct weftd_pool_cfg *cfg)
 {
 	struct worker *w, *next;
+	unsigned now = p->cfg->workers;
 
+	/* A dynamic pool keeps the size it has grown to, within its new
+	 * limits; the new workers replace as many old ones. */
+	if (cfg->dynamic && p->cfg->dynamic)
+		cfg->workers = now < cfg->min_workers ? cfg->min_workers :
+		    now > cfg->max_workers ? cfg->max_workers : now;
 	weftd_pool_cfg_free(p->cfg);
 	p->cfg = cfg;
+	if (!cfg->dynamic)
+		scale_stop(p);
+	else if (scale_start(p) < 0)
+		weftd_log(LOG_ERR, "%sno timer to resize it: it stays at %u "
+		    "workers", p->tag, cfg->workers);
 	/* The operator may have fixed a handler that kept failing. */
 	p->quick_fails = 0;
 	p->not_before = 0;
@@ -621,45 +632,68 @@ pool_restart(struct pool *p)
 	fill(p);
 }
 
-/* One of p's current workers to let go: never-up ones first, then idle. */
-static struct worker *
-spare(struct pool *p)
+struct worker *
+pool_spare(struct pool *p, uint64_t idle_ms)
 {
+	uint64_t now = wf_loop_now(p->d->main), since, best_since = 0;
 	struct worker *w, *best = NULL;
 	int rank, best_rank = 3;
 
 	LIST_FOREACH(w, &p->all, plink) {
 		if (w->retired || w->leaving || is_old(p, w))
 			continue;
+		since = atomic_load_explicit(&w->idle_since, memory_order_relaxed);
+		if (since < w->started)
+			since = w->started;
 		rank = w->probation || !w->on_loop ? 0 :
 		    atomic_load_explicit(&w->head_t0, memory_order_relaxed) == 0 ?
 		    1 : 2;
-		if (rank < best_rank) {
+		if (idle_ms && (rank != 1 || now - since < idle_ms))
+			continue;
+		if (rank < best_rank || (rank == best_rank && since < best_since)) {
 			best = w;
 			best_rank = rank;
+			best_since = since;
 		}
 	}
 	return best;
 }
 
 void
-pool_resize(struct pool *p, unsigned n)
+pool_set_size(struct pool *p, unsigned n, const char *why)
 {
 	struct worker *w;
 
 	p->cfg->workers = n;
-	while (p->live > n && (w = spare(p)) != NULL) {
+	while (p->live > n && (w = pool_spare(p, 0)) != NULL) {
 		if (w->probation || !w->on_loop) {
-			pool_retire(w, "resized");
+			pool_retire(w, why);
 			continue;
 		}
 		/* Its requests finish first; then it is retired. */
 		w->leaving = true;
 		p->live--;
-		dispatch_worker_quiesce(w, "resized");
+		dispatch_worker_quiesce(w, why);
 	}
 	fill(p);
 	(void)pool_post_views(p->d);
+}
+
+void
+pool_resize(struct pool *p, unsigned n)
+{
+	if (p->cfg->dynamic) {
+		p->cfg->max_workers = n;
+		if (p->cfg->min_workers > n)
+			p->cfg->min_workers = n;
+		if (p->cfg->spare_workers > n)
+			p->cfg->spare_workers = n;
+		if (p->cfg->workers > n)
+			pool_set_size(p, n, "resized");
+		return;
+	}
+	p->cfg->min_workers = p->cfg->max_workers = n;
+	pool_set_size(p, n, "resized");
 }
 
 /* From the status timer: p's suppressed-output summaries that are due. */
@@ -702,4 +736,5 @@ pool_kill(struct pool *p)
 	weftd_rl_flush(&p->life_rl, wf_loop_now(p->d->main), true);
 	wf_timer_free(p->respawn);
 	p->respawn = NULL;
+	scale_stop(p);
 }

@@ -80,6 +80,8 @@ struct worker {
 	wf_timer *timer;            /* request_timeout of the oldest */
 	/* Charged to the budget: what its socket buffers, both ways. */
 	uint64_t lib_in, out_held;
+	atomic_ullong idle_since;   /* loop ms it last became idle; 0: never
+	                               had a request (scale.c) */
 	atomic_ullong head_t0;      /* loop ms its oldest request was given
 	                               it; 0: it has none (stats.c) */
 	atomic_ulong assigned;      /* requests given it, ever */
@@ -125,6 +127,11 @@ struct pool {
 	} exits[8];            /* the last ones, a ring */
 	unsigned nexits;       /* ever */
 	struct pool_window *window; /* latency of the last minute (stats.c) */
+	/* scale.c: a dynamic pool's size (cfg->workers is its target). */
+	wf_timer *scale;
+	uint64_t scaled_at;    /* main loop ms of the last look */
+	uint64_t tokens;       /* spawn_rate's bucket, in thousandths */
+	struct weftd_rl scale_rl;
 	/* Before its log lines: "pool NAME: ", "" for `default` (as before pools). */
 	char tag[POOL_NAME_MAX + 8];
 };
@@ -193,6 +200,16 @@ void worker_unref(struct worker *w);
 void dispatch_worker_quiesce(struct worker *w, const char *why);
 /* w's probation is over: it may be given requests. */
 void dispatch_worker_ready(struct worker *w);
+
+/* scale.c: a dynamic pool grows while requests queue, shrinks when idle. */
+int scale_start(struct pool *p);
+void scale_stop(struct pool *p);
+/* A worker that p may stop because it is not needed (no request): or
+   NULL. Idle ones first, the longest idle first; idle_ms: at least. */
+struct worker *pool_spare(struct pool *p, uint64_t idle_ms);
+/* p's target size is n (within its limits, by the caller): workers are
+   started, or spare ones told to leave once they have answered. */
+void pool_set_size(struct pool *p, unsigned n, const char *why);
 
 /* pools.c: all of them. */
 /*

@@ -67,6 +67,7 @@ sweep_main(void *arg)
 	weftd_log(LOG_INFO, "pool %s: removed", p->cfg->name);
 	d->pools[p->slot] = NULL;
 	wf_timer_free(p->respawn);
+	scale_stop(p);
 	dispatch_free(p);
 	stats_pool_free(p);
 	weftd_pool_cfg_free(p->cfg);

@@ -196,9 +196,11 @@ json_pool(const struct pool_snap *p, struct out *o)
 	out_json(o, p->name);
 	out_printf(o, ",\"command\":");
 	out_json(o, p->command);
-	out_printf(o, ",\"workers\":{\"configured\":%u,\"min\":%u,\"max\":%u,"
+	out_printf(o, ",\"workers\":{\"dynamic\":%s,\"configured\":%u,"
+	    "\"min\":%u,\"max\":%u,"
 	    "\"busy\":%u,\"idle\":%u,\"starting\":%u,\"leaving\":%u,"
-	    "\"stopping\":%u,\"ready\":%u},", p->workers, p->min, p->max,
+	    "\"stopping\":%u,\"ready\":%u},", p->dynamic ? "true" : "false",
+	    p->workers, p->min, p->max,
 	    p->busy, p->idle, p->starting, p->leaving, p->stopping, p->ready);
 	out_printf(o, "\"queue\":{\"length\":%u,\"max\":%u,\"limit\":%u},",
 	    p->queued, p->queue_max, p->queue_limit);

@@ -156,7 +156,7 @@ workers_of(const struct weftd_config *c)
 	unsigned i, n = 0;
 
 	for (i = 0; i < c->npools; i++)
-		n += c->pools[i]->workers;
+		n += c->pools[i]->max_workers;
 	return n;
 }
 

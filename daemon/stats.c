@@ -242,7 +242,10 @@ pool_snap(struct weftd *d, struct pool *p, struct pool_snap *ps, time_t now)
 
 	ps->name = p->cfg->name;
 	ps->command = p->cfg->argv[0];
-	ps->workers = ps->min = ps->max = p->cfg->workers;
+	ps->workers = p->cfg->workers;
+	ps->min = p->cfg->min_workers;
+	ps->max = p->cfg->max_workers;
+	ps->dynamic = p->cfg->dynamic;
 	ps->queue_limit = p->cfg->queue_limit;
 	ps->slow_ms = p->cfg->slow_request_ms;
 	ps->respawns = p->respawns;
@@ -359,6 +362,10 @@ stats_ready(const struct weftd *d, char *why, size_t len)
 		LIST_FOREACH(w, &p->all, plink)
 			if (serving(w))
 				break;
+		/* Started on demand: ready while its workers can start. */
+		if (w == NULL && p->cfg->dynamic && p->cfg->min_workers == 0 &&
+		    p->quick_fails == 0)
+			continue;
 		if (w == NULL) {
 			if (why)
 				snprintf(why, len, "pool %s has no worker ready",

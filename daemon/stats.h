@@ -41,7 +41,8 @@ struct worker_snap {
 
 struct pool_snap {
 	const char *name, *command;
-	unsigned workers, min, max;
+	unsigned workers, min, max; /* workers: the target, now */
+	bool dynamic;
 	unsigned busy, idle, starting, leaving, stopping, ready;
 	unsigned queued, queue_max, queue_limit;
 	unsigned long long answers[STATUS_KINDS];

@@ -228,6 +228,9 @@ pop(struct worker *w)
 	w->bytes -= frame_size(j);
 	atomic_store_explicit(&w->head_t0, w->head ? w->head->t0 : 0,
 	    memory_order_relaxed);
+	if (w->head == NULL)
+		atomic_store_explicit(&w->idle_since,
+		    wf_loop_now(w->lane->f->loop), memory_order_relaxed);
 	if (j->slow)
 		slow_done(w, j);
 	return j;

@@ -145,10 +145,10 @@ worker_pids() {
 	run ctl pool default workers 4
 	assert_success
 	assert_output --partial "workers 2 -> 4; not saved"
-	wait_for test "$(children | wc -l)" = 4
+	wait_for children_are 4
 	run ctl pool default workers 1
 	assert_success
-	wait_for test "$(children | wc -l)" = 1
+	wait_for children_are 1
 	run json "j['pools'][0]['workers']['configured']"
 	assert_output 1
 	$CLIENT "$ADDR" send after

@@ -99,3 +99,8 @@ weftd_teardown() {
 		wait "$NPID" 2>/dev/null || true
 	fi
 }
+
+# For wait_for, which runs it anew each time: weftd has N children.
+children_are() {
+	[ "$(children | wc -l)" = "$1" ]
+}

@@ -12,13 +12,13 @@
 #include "admin.h"
 #include "pool.h"
 
-#define ADMIN_LINGER_MS 2000 /* the answer's last bytes, after the reply */
+#define ADMIN_READ_MS 2000 /* a whole request; the answer has the rest */
 
 struct admin_conn {
 	struct admin *a;
 	wf_conn *conn;
 	wf_timer *deadline;
-	LIST_ENTRY(admin_conn) link;
+	TAILQ_ENTRY(admin_conn) link; /* oldest first */
 	bool answered;
 };
 
@@ -26,7 +26,7 @@ struct admin {
 	struct weftd *d;
 	const struct admin_proto *p;
 	wf_listener *l;
-	LIST_HEAD(, admin_conn) conns;
+	TAILQ_HEAD(, admin_conn) conns;
 	unsigned n;
 };
 
@@ -56,16 +56,17 @@ on_data(wf_conn *conn, wf_buf *in, void *arg)
 		return;
 	c->answered = true;
 	wf_buf_consume(in, len);
+	wf_timer_stop(c->deadline); /* the close's linger bounds the rest */
 	if (o.failed)
 		wf_conn_abort(conn);
 	else if (wf_conn_send(conn, o.p, o.len) < 0)
 		wf_conn_abort(conn);
 	else
-		wf_conn_close(conn, ADMIN_LINGER_MS);
+		wf_conn_close(conn, ADMIN_DEADLINE_MS);
 	out_free(&o);
 }
 
-/* It half-closed before a whole request: answer what it sent. */
+/* It half-closed before a whole request: nothing to answer. */
 static void
 on_eof(wf_conn *conn, void *arg)
 {
@@ -83,7 +84,7 @@ on_close(wf_conn *conn, enum wf_close_reason why, int err, void *arg)
 	(void)conn;
 	(void)why;
 	(void)err;
-	LIST_REMOVE(c, link);
+	TAILQ_REMOVE(&c->a->conns, c, link);
 	c->a->n--;
 	wf_timer_free(c->deadline);
 	free(c);
@@ -103,6 +104,21 @@ on_accept(wf_listener *l, int fd, const struct wf_addr *peer, void *arg)
 
 	(void)l;
 	(void)peer;
+	if (a->p->refuse && a->p->refuse(a->d, fd)) {
+		close(fd);
+		return;
+	}
+	/*
+	 * Full: the oldest still sending its request makes room, so holding
+	 * every slot open keeps nobody out for long.
+	 */
+	if (a->n >= ADMIN_CONNS) {
+		TAILQ_FOREACH(c, &a->conns, link)
+			if (!c->answered)
+				break;
+		if (c)
+			wf_conn_abort(c->conn);
+	}
 	if (a->n >= ADMIN_CONNS || (c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
 		return;
@@ -118,11 +134,11 @@ on_accept(wf_listener *l, int fd, const struct wf_addr *peer, void *arg)
 		free(c);
 		return;
 	}
-	LIST_INSERT_HEAD(&a->conns, c, link);
+	TAILQ_INSERT_TAIL(&a->conns, c, link);
 	a->n++;
 	/* Input past the request is never buffered beyond this. */
 	wf_conn_set_limits(c->conn, 0, a->p->max_request + 1, 64u << 20);
-	(void)wf_timer_start(c->deadline, ADMIN_DEADLINE_MS, 0);
+	(void)wf_timer_start(c->deadline, ADMIN_READ_MS, 0);
 }
 
 int
@@ -143,7 +159,7 @@ admin_open(struct weftd *d, const char *addr, const struct admin_proto *p,
 		return -ENOMEM;
 	a->d = d;
 	a->p = p;
-	LIST_INIT(&a->conns);
+	TAILQ_INIT(&a->conns);
 	if ((rc = wf_listener_open(d->main, &a->l, &wa, &o, on_accept, a)) < 0) {
 		free(a);
 		return rc;
@@ -158,7 +174,7 @@ admin_close(struct admin *a)
 	if (a == NULL)
 		return;
 	wf_listener_close(a->l);
-	while (!LIST_EMPTY(&a->conns))
-		wf_conn_abort(LIST_FIRST(&a->conns)->conn);
+	while (!TAILQ_EMPTY(&a->conns))
+		wf_conn_abort(TAILQ_FIRST(&a->conns)->conn);
 	free(a);
 }

@@ -2,8 +2,9 @@
  * The operator's listeners, on the main loop: the control socket
  * (control.c, for weftctl) and the metrics listener (http.c). One request
  * per connection, one answer, then the connection closes. Every phase is
- * bounded: ADMIN_CONNS connections at once per listener (more are closed
- * at once), the request's bytes, ADMIN_DEADLINE_MS for the whole exchange.
+ * bounded: ADMIN_CONNS connections at once per listener (a new one beyond
+ * them replaces the oldest still sending its request), the request's
+ * bytes, 2 s to send it, ADMIN_DEADLINE_MS for the answer to be taken.
  */
 #ifndef WEFTD_ADMIN_H
 #define WEFTD_ADMIN_H
@@ -25,6 +26,8 @@ struct admin_proto {
 	 */
 	int (*handle)(struct weftd *d, const char *req, size_t len, bool full,
 	    struct out *o);
+	/* Optional: true if the peer on fd may not use it (closed at once). */
+	bool (*refuse)(struct weftd *d, int fd);
 };
 
 /*

@@ -1,15 +1,20 @@
 /*
- * The control socket's protocol (weftctl(1)): one line in, "CODE message"
- * and a body out, then the close. CODE is what weftctl exits with: 0 done,
- * 1 weftd could not do it, 2 not a request weftd knows.
+ * The control socket's protocol (weftctl(1)): one line in; "CODE LENGTH
+ * message", a line, then LENGTH bytes of body out, then the close (so a
+ * cut-off answer is known for one). CODE is what weftctl exits with: 0
+ * done, 1 weftd could not do it, 2 not a request weftd knows.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "pool.h"
+#include "spawner.h"
 
 #define CONTROL_LINE 1024
 #define MAX_ARGS 8
@@ -87,6 +92,13 @@ resize(struct weftd *d, const char *name, const char *count, struct out *o)
 		    count);
 		return;
 	}
+	/* The spawner starts no more than the file it read allows. */
+	if (spawner_on(d) && (unsigned)n > p->file_max) {
+		out_printf(o, "1 pool %s: at most %u workers, as the file says: "
+		    "the spawner starts what weftd.conf names (raise it there "
+		    "and reload)\n", name, p->file_max);
+		return;
+	}
 	what = p->cfg->dynamic ? "max_workers" : "workers";
 	was = p->cfg->max_workers;
 	weftd_log(LOG_NOTICE, "%s%s %u -> %ld (weftctl; until the next "
@@ -138,6 +150,66 @@ run(struct weftd *d, char **argv, int argc, struct out *o)
 	    "restart-workers [POOL], pool POOL workers N\n");
 }
 
+/* "CODE message\nbody" becomes "CODE LENGTH message\nbody". */
+static void
+frame(struct out *o)
+{
+	struct out f = { 0 };
+	const char *nl;
+
+	if (o->failed || o->len < 2 || (nl = memchr(o->p, '\n', o->len)) ==
+	    NULL) {
+		o->failed = true;
+		return;
+	}
+	out_printf(&f, "%c %zu %.*s", o->p[0], o->len - (size_t)(nl + 1 - o->p),
+	    (int)(nl + 1 - o->p - 2), o->p + 2);
+	out_printf(&f, "%.*s", (int)(o->len - (size_t)(nl + 1 - o->p)), nl + 1);
+	out_free(o);
+	*o = f;
+}
+
+/*
+ * A handler (a worker, or a process of its group, as its children are)
+ * may not steer weftd, even as weftd's own user.
+ */
+static bool
+refuse(struct weftd *d, int fd)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+	char path[64], buf[512], *p;
+	const struct worker *w;
+	int pgrp = -1, fd2;
+	unsigned i;
+	ssize_t n;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)uc.pid);
+	if ((fd2 = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd2, buf, sizeof(buf) - 1);
+		close(fd2);
+		buf[n > 0 ? n : 0] = '\0';
+		/* pid (comm) state ppid pgrp: comm may hold anything. */
+		if ((p = strrchr(buf, ')')) != NULL &&
+		    sscanf(p + 1, " %*c %*d %d", &pgrp) != 1)
+			pgrp = -1;
+	}
+	for (i = 0; i < MAX_POOLS; i++) {
+		if (d->pools[i] == NULL)
+			continue;
+		LIST_FOREACH(w, &d->pools[i]->all, plink)
+			if (w->pid == uc.pid || w->pid == pgrp) {
+				weftd_log(LOG_WARNING, "control socket: pid %d is "
+				    "a handler's (worker %d): refused", (int)uc.pid,
+				    (int)w->pid);
+				return true;
+			}
+	}
+	return false;
+}
+
 static int
 handle(struct weftd *d, const char *req, size_t len, bool full,
     struct out *o)
@@ -150,6 +222,7 @@ handle(struct weftd *d, const char *req, size_t len, bool full,
 		return 0;
 	if (nl == NULL || (size_t)(nl - req) >= sizeof(line)) {
 		out_printf(o, "2 request too long\n");
+		frame(o);
 		return 1;
 	}
 	memcpy(line, req, (size_t)(nl - req));
@@ -158,6 +231,7 @@ handle(struct weftd *d, const char *req, size_t len, bool full,
 	    t = strtok_r(NULL, " \t\r", &save))
 		argv[argc++] = t;
 	run(d, argv, argc, o);
+	frame(o);
 	return 1;
 }
 
@@ -165,4 +239,5 @@ const struct admin_proto control_proto = {
 	.name = "control socket",
 	.max_request = CONTROL_LINE,
 	.handle = handle,
+	.refuse = refuse,
 };

@@ -63,15 +63,20 @@ add(atomic_ullong *c, uint64_t n)
 	    n, memory_order_relaxed);
 }
 
-/* One more answer of l's: its status and its latency, counted. */
+/*
+ * One more answer of l's: its status, and for a handler's answer its
+ * latency (weftd's own errors, often instant, would flatter it).
+ */
 static void
-count_answer(struct lane *l, const struct job *j)
+count_answer(struct lane *l, const struct job *j, bool handler)
 {
 	unsigned status = (unsigned)j->frame[4] << 8 | j->frame[5], i;
 	uint64_t us = j->born ? (now_ns() - j->born) / 1000 : 0;
 
 	add(&l->st.answers[status < STATUS_HANDLER ? status : STATUS_HANDLER],
 	    1);
+	if (!handler)
+		return;
 	for (i = 0; i < LAT_BOUNDS && us > lat_bounds_us[i]; i++)
 		;
 	add(&l->st.lat[i], 1);
@@ -104,12 +109,11 @@ xfer_add(struct lane *l, struct xfer *x, struct job *j)
 }
 
 /* j is answered: to its client, on this loop or in the batch for its own. */
-void
-lane_answer(struct lane *l, struct job *j)
+static void
+answer(struct lane *l, struct job *j)
 {
 	struct front *cf = j->client->front;
 
-	count_answer(l, j);
 	if (l->closed || gone(j)) {
 		drop(l, j);
 		return;
@@ -123,10 +127,19 @@ lane_answer(struct lane *l, struct job *j)
 }
 
 void
+lane_answer(struct lane *l, struct job *j)
+{
+	count_answer(l, j, true);
+	answer(l, j);
+}
+
+void
 lane_answer_error(struct lane *l, struct job *j, uint16_t status,
     const char *msg)
 {
-	lane_answer(l, job_error(j, status, msg));
+	j = job_error(j, status, msg);
+	count_answer(l, j, false);
+	answer(l, j);
 }
 
 /* --- the shared queue ----------------------------------------------------- */
@@ -146,6 +159,7 @@ enqueue(struct lane *l, struct job *j)
 	struct dispatch *ds = l->ds;
 	unsigned i, n;
 	char msg[64];
+	bool first;
 
 	pthread_mutex_lock(&ds->qlock);
 	if ((n = atomic_load(&ds->qlen)) >= l->queue_limit) {
@@ -154,6 +168,7 @@ enqueue(struct lane *l, struct job *j)
 		lane_answer_error(l, j, WEFTD_OVERLOADED, msg);
 		return;
 	}
+	first = j->resends == 0; /* a resend was counted the first time */
 	j->t0 = wf_loop_now(l->f->loop);
 	j->next = NULL;
 	*ds->qtail = j;
@@ -162,7 +177,8 @@ enqueue(struct lane *l, struct job *j)
 	if (n + 1 > atomic_load_explicit(&ds->qmax, memory_order_relaxed))
 		atomic_store_explicit(&ds->qmax, n + 1, memory_order_relaxed);
 	pthread_mutex_unlock(&ds->qlock);
-	add(&l->st.max_reached, 1);
+	if (first) /* j is not ours to read any more */
+		add(&l->st.max_reached, 1);
 	lane_kick(l); /* this loop's flush pulls, if it has room by then */
 	/* A loop that got room since we looked pulls it. */
 	for (i = 0; i < ds->nlanes; i++) {

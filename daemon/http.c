@@ -85,7 +85,8 @@ handle(struct weftd *d, const char *req, size_t len, bool full,
 		return 1;
 	}
 	/* METHOD SP TARGET SP HTTP/1.x */
-	eol = memchr(req, '\n', (size_t)(end - req) + 1);
+	/* The terminator has one: the request line's is never past it. */
+	eol = memchr(req, '\n', len);
 	vend = eol > req && eol[-1] == '\r' ? eol - 1 : eol;
 	sp1 = memchr(req, ' ', (size_t)(vend - req));
 	sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(vend - sp1 - 1)) : NULL;

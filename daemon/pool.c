@@ -256,8 +256,6 @@ retire_one_old(struct pool *p)
 	p->old_live--;
 	dispatch_worker_quiesce(w, w->recycling ? w->recycling : p->rolling ?
 	    "restart" : "reload");
-	if (p->old_live == 0)
-		p->rolling = false;
 	return 1;
 }
 
@@ -296,8 +294,7 @@ came_up(struct worker *w)
 	if (all_up)
 		while (retire_one_old(p))
 			;
-	if (p->rolling)
-		fill(p);
+	fill(p); /* a restart's next, or what a backoff held back */
 }
 
 static void
@@ -326,6 +323,8 @@ fill(struct pool *p)
 	struct weftd *d = p->d;
 	uint64_t now = wf_loop_now(d->main);
 
+	if (p->rolling && p->old_live == 0)
+		p->rolling = false;
 	while (!p->stopping && p->live < p->cfg->workers) {
 		/* A restart goes one worker at a time. */
 		if (p->rolling && coming_up(p) > 0)
@@ -561,6 +560,7 @@ pool_init(struct pool *p, struct weftd_pool_cfg *cfg)
 	snprintf(p->life_rl.what, sizeof(p->life_rl.what), "%sworker start "
 	    "and exit lines", p->tag);
 	p->cfg = cfg;
+	p->file_max = cfg->max_workers;
 	return wf_timer_new(d->main, &p->respawn, on_respawn, p);
 }
 
@@ -591,6 +591,7 @@ pool_reload(struct pool *p, struct weftd_pool_cfg *cfg)
 		    now > cfg->max_workers ? cfg->max_workers : now;
 	weftd_pool_cfg_free(p->cfg);
 	p->cfg = cfg;
+	p->file_max = cfg->max_workers;
 	if (!cfg->dynamic)
 		scale_stop(p);
 	else if (scale_start(p) < 0)
@@ -666,14 +667,13 @@ pool_set_size(struct pool *p, unsigned n, const char *why)
 
 	p->cfg->workers = n;
 	while (p->live > n && (w = pool_spare(p, 0)) != NULL) {
-		if (w->probation || !w->on_loop) {
-			pool_retire(w, why);
-			continue;
-		}
-		/* Its requests finish first; then it is retired. */
+		/* Leaving: weftd's own choice, no failure (no backoff). */
 		w->leaving = true;
 		p->live--;
-		dispatch_worker_quiesce(w, why);
+		if (w->probation || !w->on_loop)
+			pool_retire(w, why); /* it has no request */
+		else
+			dispatch_worker_quiesce(w, why); /* they finish first */
 	}
 	fill(p);
 	(void)pool_post_views(p->d);

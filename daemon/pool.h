@@ -105,6 +105,8 @@ struct pool {
 	unsigned old_live;    /* of earlier ones: serving until replaced */
 	bool failing;         /* gen's workers die in probation */
 	bool rolling;         /* a restart: one new worker at a time */
+	unsigned file_max;    /* max_workers as the file says (resize's cap
+	                         under the spawner) */
 	unsigned quick_fails; /* in a row */
 	uint64_t not_before;  /* backoff: no start before this (ms) */
 	wf_timer *respawn;

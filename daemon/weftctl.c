@@ -1,11 +1,12 @@
 /*
  * weftctl: ask a running weftd over its control socket (weftctl(1)). One
- * request line out; weftd's "CODE message" line and a body back. The exit
+ * request line out; weftd's "CODE LENGTH message" line and a body back. The exit
  * status is weftd's CODE (0 done, 1 not done, 2 not a request it knows),
  * or weftctl's own: 2 usage, 3 weftd not reachable, 4 no proper answer.
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,8 +148,11 @@ main(int argc, char **argv)
 	const char *config = NULL, *sock = NULL;
 	char req[1024], *path, *ans, *nl, *msg;
 	size_t off = 0, len;
+	unsigned long long body;
 	int opt, i, fd, code;
 
+	/* weftd may close before reading (all its slots busy): an error. */
+	signal(SIGPIPE, SIG_IGN);
 	while ((opt = getopt(argc, argv, "+c:s:h")) != -1) {
 		switch (opt) {
 		case 'c':
@@ -197,7 +201,7 @@ main(int argc, char **argv)
 	if (ans == NULL)
 		return EXIT_ANSWER;
 	if ((nl = memchr(ans, '\n', len)) == NULL || ans[0] < '0' ||
-	    ans[0] > '2' || ans[1] != ' ') {
+	    ans[0] > '2' || ans[1] != ' ' || ans[2] < '0' || ans[2] > '9') {
 		fprintf(stderr, "weftctl: not an answer weftd gives (is this "
 		    "weftd's control socket?)\n");
 		free(ans);
@@ -205,7 +209,15 @@ main(int argc, char **argv)
 	}
 	*nl = '\0';
 	code = ans[0] - '0';
-	msg = ans + 2;
+	body = strtoull(ans + 2, &msg, 10);
+	if (*msg == ' ')
+		msg++;
+	if (body != len - (size_t)(nl + 1 - ans)) {
+		fprintf(stderr, "weftctl: the answer was cut short (%zu of %llu "
+		    "bytes)\n", len - (size_t)(nl + 1 - ans), body);
+		free(ans);
+		return EXIT_ANSWER;
+	}
 	if (code != 0)
 		fprintf(stderr, "weftctl: %s\n", msg);
 	else if (nl + 1 == ans + len)

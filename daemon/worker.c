@@ -214,6 +214,8 @@ worker_assign(struct lane *l, struct worker *w, struct job *j)
 	lane_kick(l);
 }
 
+static void slow_start(struct lane *l, struct worker *w, struct job *j,
+    uint64_t now);
 static void slow_done(struct worker *w, const struct job *j);
 static void ask_recycle(struct worker *w, const char *why);
 
@@ -231,6 +233,12 @@ pop(struct worker *w)
 	if (w->head == NULL)
 		atomic_store_explicit(&w->idle_since,
 		    wf_loop_now(w->lane->f->loop), memory_order_relaxed);
+	else if (w->lane->slow_ms)
+		arm_timer(w->lane, w); /* the new head's slow_request */
+	/* One answered before its timer could say: slow all the same. */
+	if (!j->slow && w->lane->slow_ms && wf_loop_now(w->lane->f->loop) -
+	    j->t0 >= w->lane->slow_ms)
+		slow_start(w->lane, w, j, wf_loop_now(w->lane->f->loop));
 	if (j->slow)
 		slow_done(w, j);
 	return j;
@@ -250,9 +258,8 @@ peer_name(const struct client *c, char *buf, size_t len)
 
 /* slow_request: the head of w has run that long; logged and counted once. */
 static void
-slow_start(struct lane *l, struct worker *w, uint64_t now)
+slow_start(struct lane *l, struct worker *w, struct job *j, uint64_t now)
 {
-	struct job *j = w->head;
 	char peer[INET6_ADDRSTRLEN + 16];
 
 	j->slow = true;
@@ -635,7 +642,7 @@ on_worker_timeout(wf_timer *t, void *arg)
 	now = wf_loop_now(l->f->loop);
 	if (w->head && l->slow_ms && !w->head->slow &&
 	    w->head->t0 + l->slow_ms <= now)
-		slow_start(l, w, now);
+		slow_start(l, w, w->head, now);
 	if (w->head == NULL || w->head->t0 + l->request_ms > now) {
 		arm_timer(l, w); /* the next deadline */
 		return;

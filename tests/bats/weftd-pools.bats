@@ -395,6 +395,27 @@ ids_of() {
 	assert_failure
 }
 
+@test "under the spawner weftctl shows each worker's memory, and a resize stops at the file's size" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	two_pools "user = \"nobody\"
+	control = \"unix:$BATS_TEST_TMPDIR/ctl.sock\"" 'user = "bin"'
+	open_tmpdir
+	start_weftd
+	ctl() { timeout 30 "$BUILD/weftctl" -s "$BATS_TEST_TMPDIR/ctl.sock" "$@"; }
+	# Its own user may use it, and root; nobody else.
+	assert_equal "$(stat -c '%U %a' "$BATS_TEST_TMPDIR/ctl.sock")" "nobody 600"
+	# The memory of another user's worker: from the statm the spawner
+	# opened before the worker changed user.
+	run sh -c "timeout 30 '$BUILD/weftctl' -s '$BATS_TEST_TMPDIR/ctl.sock' status --json | $PYTHON -c \"import json, sys; j = json.load(sys.stdin); print(all(w['rss_bytes'] and w['rss_bytes'] > 1000000 for p in j['pools'] for w in p['worker_list']))\""
+	assert_output True
+	run ctl pool fast workers 3
+	assert_failure 1
+	assert_output --partial "pool fast: at most 2 workers, as the file says"
+	run ctl pool fast workers 1
+	assert_success
+	wait_for log_has_at_least 1 "pool fast: worker [0-9]* .*(retired: resized)"
+}
+
 @test "a reload that fails after the spawner read the file leaves the spawner on the old one" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root"
 	two_pools 'user = "nobody"' 'user = "bin"'

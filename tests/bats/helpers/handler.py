@@ -13,6 +13,8 @@
   big         answer with a header claiming 1 GiB
   large:N     answer with N bytes ("x" repeated)
   hold:N      keep N more bytes of memory (touched) for good, then echo
+  control:P   send "status" to the Unix socket P; answer what came back
+              (its first line), or "closed" if nothing did
   half:N      answer with a header claiming N bytes and half of them, exit
   halfhang:N  the same, then hang instead of exiting
   exit:N      exit with status N at once
@@ -134,6 +136,18 @@ def main():
             answer(sock, b"", length=1 << 30)
         elif verb == "large":
             answer(sock, b"x" * int(arg))
+        elif verb == "control":
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.settimeout(10)
+            got = b""
+            try:
+                c.connect(arg)
+                c.sendall(b"status\n")
+                got = c.recv(4096)
+            except OSError:
+                pass
+            c.close()
+            answer(sock, got.split(b"\n")[0] if got else b"closed")
         elif verb == "hold":
             HELD.append(bytearray(b"m" * int(arg)))
             answer(sock, body)

@@ -67,7 +67,7 @@ struct job {
 	struct dispatch *ds; /* its pool's, once submitted */
 	uint64_t seq;     /* the request's place on its connection */
 	uint64_t t0;      /* loop ms: queued, then given to its worker */
-	uint64_t born;    /* CLOCK_MONOTONIC ns: submitted (its latency) */
+	uint64_t born;    /* loop ns (CLOCK_MONOTONIC): submitted (latency) */
 	uint32_t cap;     /* bytes of frame[] usable, and charged */
 	uint32_t alloc;   /* bytes of frame[] allocated: cap or more */
 	uint32_t held;    /* of its charge, what its client's count has */

@@ -162,6 +162,12 @@ wf_loop_stop(wf_loop *loop)
 }
 
 uint64_t
+wf_loop_now_ns(const wf_loop *loop)
+{
+	return loop->now;
+}
+
+uint64_t
 wf_loop_now(const wf_loop *loop)
 {
 	return loop->now / WF__NSEC_PER_MSEC;

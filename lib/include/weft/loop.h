@@ -58,6 +58,8 @@ WF_EXPORT void wf_loop_stop(wf_loop *loop);
 
 /* Loop time in milliseconds on CLOCK_MONOTONIC, cached once per iteration. */
 WF_EXPORT uint64_t wf_loop_now(const wf_loop *loop);
+/* The same in nanoseconds: free to read, for latencies without a syscall. */
+WF_EXPORT uint64_t wf_loop_now_ns(const wf_loop *loop);
 WF_EXPORT void wf_loop_update_time(wf_loop *loop);
 
 /*

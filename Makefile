@@ -51,7 +51,7 @@ WEFTD_SRC = daemon/weftd.c daemon/front.c daemon/dispatch.c daemon/worker.c \
             daemon/pool.c daemon/pools.c daemon/spawner.c daemon/spawner_ask.c daemon/job.c daemon/log.c daemon/config.c \
             daemon/spawn.c daemon/reload.c daemon/budget.c daemon/listen.c \
             daemon/stats.c daemon/report.c daemon/admin.c daemon/control.c daemon/http.c \
-            daemon/scale.c
+            daemon/http_parse.c daemon/scale.c
 
 .PHONY: all run test unit check-deps test-deps asan tsan valgrind test-system fuzz chaos deb bench install uninstall clean FORCE
 
@@ -203,13 +203,14 @@ $(BUILD)/tests/system/sleepy: tests/system/sleepy.c $(LIB_A)
 # libFuzzer targets (tests/fuzz), each built with the library's sources
 # and run for FUZZ_SECONDS on a corpus seeded by scripts/fuzz-seeds.sh.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = buffer addr config handler
+FUZZ_TARGETS = buffer addr config handler http
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -Ilib/include -Ilib/src -Idaemon \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) daemon/config.c
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) daemon/config.c daemon/http_parse.c
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) \
-		$(if $(filter config,$*),daemon/config.c -lconfuse) -lpthread
+		$(if $(filter config,$*),daemon/config.c -lconfuse) \
+		$(if $(filter http,$*),daemon/http_parse.c) -lpthread
 
 # The real weftd under load while workers are killed, reloads change the
 # pool and clients half-close or vanish (tests/chaos/chaos.py).

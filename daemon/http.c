@@ -6,12 +6,11 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "admin.h"
+#include "http.h"
 #include "pool.h"
 
-#define HTTP_HEAD 8192
 
 static void
 answer(struct out *o, int code, const char *reason, const char *type,
@@ -53,65 +52,33 @@ metrics(struct weftd *d, struct out *o, bool head)
 	out_free(&body);
 }
 
-/* A token (RFC 9110): the method. */
-static bool
-token(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (s[i] <= ' ' || s[i] >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}",
-		    s[i]))
-			return false;
-	return n > 0;
-}
-
 static int
 handle(struct weftd *d, const char *req, size_t len, bool full,
     struct out *o)
 {
-	const char *end = memmem(req, len, "\r\n\r\n", 4), *sp1, *sp2, *eol, *vend;
-	char path[256], why[128];
-	size_t plen;
+	struct http_req r;
+	char why[128];
 	bool head;
 
-	if (end == NULL)
-		end = memmem(req, len, "\n\n", 2); /* bare LF: tolerated */
-	if (end == NULL && !full)
+	switch (http_parse(req, len, full, &r)) {
+	case HTTP_MORE:
 		return 0;
-	if (end == NULL) {
+	case HTTP_TOO_LARGE:
 		plain(o, 431, "Request Header Fields Too Large",
 		    "request header over 8 KiB\n", false);
 		return 1;
-	}
-	/* METHOD SP TARGET SP HTTP/1.x */
-	/* The terminator has one: the request line's is never past it. */
-	eol = memchr(req, '\n', len);
-	vend = eol > req && eol[-1] == '\r' ? eol - 1 : eol;
-	sp1 = memchr(req, ' ', (size_t)(vend - req));
-	sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(vend - sp1 - 1)) : NULL;
-	if (sp1 == NULL || sp2 == NULL || !token(req, (size_t)(sp1 - req)) ||
-	    sp1[1] != '/' || vend - sp2 - 1 != 8 ||
-	    (strncmp(sp2 + 1, "HTTP/1.1", 8) != 0 &&
-	    strncmp(sp2 + 1, "HTTP/1.0", 8) != 0)) {
+	case HTTP_BAD:
 		plain(o, 400, "Bad Request", "not an HTTP/1 request\n", false);
 		return 1;
 	}
-	plen = strcspn(sp1 + 1, "? ");
-	if (plen > (size_t)(sp2 - sp1 - 1))
-		plen = (size_t)(sp2 - sp1 - 1);
-	if (plen >= sizeof(path))
-		plen = sizeof(path) - 1;
-	memcpy(path, sp1 + 1, plen);
-	path[plen] = '\0';
-	head = sp1 - req == 4 && strncmp(req, "HEAD", 4) == 0;
-	if (!head && !(sp1 - req == 3 && strncmp(req, "GET", 3) == 0))
+	head = strcmp(r.method, "HEAD") == 0;
+	if (!head && strcmp(r.method, "GET") != 0)
 		plain(o, 404, "Not Found", "not found\n", false);
-	else if (strcmp(path, "/metrics") == 0)
+	else if (strcmp(r.path, "/metrics") == 0)
 		metrics(d, o, head);
-	else if (strcmp(path, "/healthz") == 0)
+	else if (strcmp(r.path, "/healthz") == 0)
 		plain(o, 200, "OK", "ok\n", head);
-	else if (strcmp(path, "/readyz") == 0) {
+	else if (strcmp(r.path, "/readyz") == 0) {
 		bool ready = stats_ready(d, why, sizeof(why));
 
 		strncat(why, "\n", sizeof(why) - strlen(why) - 1);

@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 out=$1
-mkdir -p "$out/buffer" "$out/addr" "$out/config" "$out/handler"
+mkdir -p "$out/buffer" "$out/addr" "$out/config" "$out/handler" "$out/http"
 # buffer: op pairs (what | count<<2, n): appends, prepends, consumes, reserves.
 printf '\000\360\001\010\000\001' >"$out/buffer/prepend-full"
 printf '\000\310\001\020\000\050\001\010' >"$out/buffer/prepend-twice"
@@ -25,3 +25,8 @@ printf '\000\000\000\005\000\000\000\000hello\000\000\000\000\000\000\000\000' \
     >"$out/handler/two"
 printf '\000\000\000\003\000\144\000\000abc\000\000\000\002\000\000\000\001xy' \
     >"$out/handler/bad-flags"
+# http: what Prometheus and balancers send, and near misses.
+printf 'GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: text/plain\r\n\r\n' >"$out/http/prometheus"
+printf 'GET /healthz HTTP/1.0\r\n\r\n' >"$out/http/haproxy"
+printf 'HEAD /readyz?x=1 HTTP/1.1\n\n' >"$out/http/head-lf"
+printf 'GET / HTTP/2.0\r\n\r\n' >"$out/http/http2"

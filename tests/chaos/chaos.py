@@ -205,8 +205,8 @@ def main():
         if errors:
             raise Failure(errors[0])
         # Settled: the pool whole, no zombie, fds and memory back (each
-        # worker is two fds: its socket and its output).
-        want_fds = base_fds + 2 * (workers - base_workers)
+        # worker is three fds: its socket, its output and its statm).
+        want_fds = base_fds + 3 * (workers - base_workers)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             kids = children(p.pid)

@@ -48,6 +48,28 @@ drop_in() {
 	assert_output "hello"
 }
 
+@test "weftctl reaches the service as root: status with every worker's memory, reload, resize" {
+	box_in systemctl start weftd
+	box_wait '[ "$(workers)" -eq 4 ]'
+	run box_in stat -c %a /run/weft/control.sock
+	assert_output 600
+	run box_in weftctl status
+	assert_success
+	assert_line --regexp "^weftd [0-9.]+, pid $(prop MainPID), up [0-9]+s; ready$"
+	assert_line --partial "config /etc/weft/weftd.conf, loaded "
+	# RSS known for each of the 4 workers, under ProtectProc=invisible.
+	[ "$(echo "$output" | grep -cE '^  [0-9]+ +idle +[0-9]+ +- +[0-9.]+[kMG] ')" = 4 ] ||
+		fail "not 4 workers with their memory: $output"
+	run box_in weftctl reload
+	assert_success
+	assert_output "reloaded /etc/weft/weftd.conf"
+	run box_in weftctl pool default workers 2
+	assert_success
+	box_wait '[ "$(workers)" -eq 2 ]'
+	run box_in sh -c 'echo still | weft-cat 127.0.0.1:7000'
+	assert_output "still"
+}
+
 @test "journalctl -u weftd shows weftd's syslog lines" {
 	box_in systemctl start weftd
 	box_wait 'journal _TRANSPORT=syslog | grep -q "^ready: "'

@@ -147,8 +147,9 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 check-deps:
 	@sh scripts/deps.sh
 
-# The tests need more than running weftd does: promtool checks /metrics.
-TEST_DEPS = prometheus
+# The tests need more than running weftd does: promtool checks /metrics,
+# g++ compiles the headers as C++.
+TEST_DEPS = prometheus g++
 test-deps:
 	@WEFT_DEPS_EXTRA="$(TEST_DEPS)" sh scripts/deps.sh
 

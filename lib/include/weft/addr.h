@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <weft/defs.h>
 
+WF_BEGIN_DECLS
+
 struct wf_addr {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -31,5 +33,7 @@ WF_EXPORT int wf_addr_parse(struct wf_addr *a, const char *s);
  */
 WF_EXPORT const char *wf_addr_format(const struct wf_addr *a, char *buf,
     size_t size);
+
+WF_END_DECLS
 
 #endif

@@ -15,6 +15,8 @@
 #include <sys/types.h>
 #include <weft/defs.h>
 
+WF_BEGIN_DECLS
+
 #define WF_BUF_PREPEND 16 /* room kept in front after compaction */
 
 /* 32-bit offsets keep an idle connection small; a buffer holds < 4 GiB. */
@@ -65,5 +67,7 @@ WF_EXPORT ssize_t wf_buf_write_fd(wf_buf *b, int fd);
 
 /* Empty the buffer; release its memory if release is set. */
 WF_EXPORT void wf_buf_reset(wf_buf *b, int release);
+
+WF_END_DECLS
 
 #endif

@@ -11,6 +11,9 @@
 #include <sys/uio.h>
 #include <weft/buffer.h>
 #include <weft/loop.h>
+#include <weft/defs.h>
+
+WF_BEGIN_DECLS
 
 typedef struct wf_conn wf_conn;
 typedef struct wf_conn_ref wf_conn_ref;
@@ -157,5 +160,7 @@ WF_EXPORT int wf_conn_ref_close(wf_conn_ref *r, uint64_t linger_ms);
  */
 WF_EXPORT int wf_conn_ref_call(wf_conn_ref *r,
     void (*fn)(wf_conn *c, void *arg), void *arg);
+
+WF_END_DECLS
 
 #endif

@@ -8,6 +8,9 @@
 #include <stdint.h>
 #include <weft/addr.h>
 #include <weft/loop.h>
+#include <weft/defs.h>
+
+WF_BEGIN_DECLS
 
 typedef struct wf_connect wf_connect;
 
@@ -32,5 +35,7 @@ WF_EXPORT int wf_connect_start(wf_loop *loop, wf_connect **reqp,
 
 /* Give up: the callback is not called. Not from inside the callback. */
 WF_EXPORT void wf_connect_cancel(wf_connect *req);
+
+WF_END_DECLS
 
 #endif

@@ -12,6 +12,8 @@
 #include <weft/buffer.h>
 #include <weft/defs.h>
 
+WF_BEGIN_DECLS
+
 #define WF_FRAME_HDR 8
 
 struct wf_frame {
@@ -51,5 +53,7 @@ WF_EXPORT uint32_t wf_frame_length(const void *hdr);
 /* wf_frame_decode, with flags taken as they are (a tag), not refused. */
 WF_EXPORT int wf_frame_decode_tagged(const wf_buf *in, uint32_t max,
     struct wf_frame *f);
+
+WF_END_DECLS
 
 #endif

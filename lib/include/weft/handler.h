@@ -19,6 +19,9 @@
 
 #include <weft/buffer.h>
 #include <weft/frame.h>
+#include <weft/defs.h>
+
+WF_BEGIN_DECLS
 
 /*
  * Answer req: append the response payload to resp and set *status (0 on
@@ -40,5 +43,7 @@ WF_EXPORT int wf_handler_fd(void);
  */
 WF_EXPORT int wf_handler_run(int fd, uint32_t max_frame, wf_handler_fn *fn,
     void *arg);
+
+WF_END_DECLS
 
 #endif

@@ -21,6 +21,9 @@
 #include <sys/types.h>
 #include <weft/addr.h>
 #include <weft/loop.h>
+#include <weft/defs.h>
+
+WF_BEGIN_DECLS
 
 typedef struct wf_listener wf_listener;
 
@@ -96,5 +99,7 @@ WF_EXPORT int wf_listener_addr(const wf_listener *l, struct wf_addr *a);
  * listener still open when its loop is freed is closed the same way.
  */
 WF_EXPORT void wf_listener_close(wf_listener *l);
+
+WF_END_DECLS
 
 #endif

@@ -8,6 +8,8 @@
 
 #include <weft/defs.h>
 
+WF_BEGIN_DECLS
+
 enum wf_log_level {
 	WF_LOG_ERR = 3,   /* same numbers as syslog's LOG_ERR .. LOG_DEBUG */
 	WF_LOG_WARN = 4,
@@ -22,5 +24,7 @@ typedef void wf_log_fn(int level, const char *msg, void *arg);
  * the callback may be called from any loop thread, concurrently.
  */
 WF_EXPORT void wf_log_set(wf_log_fn *fn, void *arg);
+
+WF_END_DECLS
 
 #endif

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <weft/defs.h>
 
+WF_BEGIN_DECLS
+
 typedef struct wf_loop wf_loop;
 typedef struct wf_io wf_io;
 
@@ -95,5 +97,7 @@ WF_EXPORT int wf_loop_call(wf_loop *loop, wf_task_fn *fn, void *arg);
 
 /* True while the calling thread is running this loop (inside a callback). */
 WF_EXPORT bool wf_loop_on_thread(const wf_loop *loop);
+
+WF_END_DECLS
 
 #endif

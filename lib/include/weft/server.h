@@ -10,6 +10,9 @@
 #include <weft/conn.h>
 #include <weft/listener.h>
 #include <weft/thread.h>
+#include <weft/defs.h>
+
+WF_BEGIN_DECLS
 
 typedef struct wf_server wf_server;
 
@@ -108,5 +111,7 @@ WF_EXPORT void wf_server_stop_accepting(wf_server *s);
 
 /* Close listeners, abort every connection (on_close runs), join, free. */
 WF_EXPORT void wf_server_free(wf_server *s);
+
+WF_END_DECLS
 
 #endif

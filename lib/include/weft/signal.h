@@ -13,6 +13,9 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <weft/loop.h>
+#include <weft/defs.h>
+
+WF_BEGIN_DECLS
 
 typedef struct wf_signal wf_signal;
 typedef void wf_signal_cb(wf_signal *s, const struct signalfd_siginfo *si,
@@ -23,5 +26,7 @@ WF_EXPORT int wf_signal_start(wf_loop *loop, wf_signal **sp,
 
 /* Stop and release. Safe in any callback, including its own. */
 WF_EXPORT void wf_signal_stop(wf_signal *s);
+
+WF_END_DECLS
 
 #endif

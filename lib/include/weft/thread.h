@@ -9,6 +9,9 @@
 #define WEFT_THREAD_H
 
 #include <weft/loop.h>
+#include <weft/defs.h>
+
+WF_BEGIN_DECLS
 
 typedef struct wf_loop_thread wf_loop_thread;
 typedef struct wf_loop_group wf_loop_group;
@@ -43,5 +46,7 @@ WF_EXPORT int wf_loop_group_join(wf_loop_group *g);
 
 /* Stop, join and release every thread and loop of the group. */
 WF_EXPORT void wf_loop_group_free(wf_loop_group *g);
+
+WF_END_DECLS
 
 #endif

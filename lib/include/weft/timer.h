@@ -12,6 +12,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <weft/loop.h>
+#include <weft/defs.h>
+
+WF_BEGIN_DECLS
 
 typedef struct wf_timer wf_timer;
 typedef void wf_timer_cb(wf_timer *t, void *arg);
@@ -35,5 +38,7 @@ WF_EXPORT void wf_timer_stop(wf_timer *t);
 WF_EXPORT void wf_timer_free(wf_timer *t);
 
 WF_EXPORT bool wf_timer_active(const wf_timer *t);
+
+WF_END_DECLS
 
 #endif

@@ -176,6 +176,9 @@ frame(struct out *o)
 static bool
 refuse(struct weftd *d, int fd)
 {
+	/* A handler may knock as often as it likes: its lines are bounded. */
+	static struct weftd_rl refused_rl = { .what = "control socket refusals",
+	    .burst = 5, .interval_ms = 1000 };
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
 	char path[64], buf[512], *p;
@@ -201,9 +204,10 @@ refuse(struct weftd *d, int fd)
 			continue;
 		LIST_FOREACH(w, &d->pools[i]->all, plink)
 			if (w->pid == uc.pid || w->pid == pgrp) {
-				weftd_log(LOG_WARNING, "control socket: pid %d is "
-				    "a handler's (worker %d): refused", (int)uc.pid,
-				    (int)w->pid);
+				if (weftd_rl_allow(&refused_rl, wf_loop_now(d->main)))
+					weftd_log(LOG_WARNING, "control socket: pid "
+					    "%d is a handler's (worker %d): refused",
+					    (int)uc.pid, (int)w->pid);
 				return true;
 			}
 	}

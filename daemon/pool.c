@@ -47,12 +47,8 @@ const char *const recycle_names[3] = { "max_requests", "max_lifetime",
 static const char *const recycle_whys[3] = { "recycled: max_requests",
 	"recycled: max_lifetime", "recycled: max_rss" };
 
-/*
- * Replaced, and serving until its successor is up: of an earlier
- * configuration, or recycled. Counted in old_live, not live.
- */
-static bool
-is_old(const struct pool *p, const struct worker *w)
+bool
+pool_is_old(const struct pool *p, const struct worker *w)
 {
 	return w->gen != p->gen || w->recycling;
 }
@@ -248,7 +244,7 @@ retire_one_old(struct pool *p)
 	struct worker *w;
 
 	LIST_FOREACH(w, &p->all, plink)
-		if (!w->retired && !w->leaving && is_old(p, w))
+		if (!w->retired && !w->leaving && pool_is_old(p, w))
 			break;
 	if (w == NULL)
 		return 0;
@@ -357,7 +353,7 @@ pool_retire(struct worker *w, const char *why)
 	/* A leaving worker left the counts when it began to leave. */
 	if (w->leaving)
 		;
-	else if (is_old(p, w))
+	else if (pool_is_old(p, w))
 		p->old_live--;
 	else
 		p->live--;
@@ -383,7 +379,7 @@ pool_retire(struct worker *w, const char *why)
 	 * replaced at once (the request got `worker failed`), and weftd's own
 	 * retirements (reload) are no failure at all.
 	 */
-	if (!is_old(p, w) && !w->leaving && atomic_load(&w->assigned) == 0 &&
+	if (!pool_is_old(p, w) && !w->leaving && atomic_load(&w->assigned) == 0 &&
 	    now - w->started < QUICK_MS) {
 		delay = back_off(p, now);
 		if (w->probation && !p->failing) {
@@ -400,7 +396,7 @@ pool_retire(struct worker *w, const char *why)
 	} else if (w->gen == p->gen) {
 		p->quick_fails = 0;
 	}
-	if (!is_old(p, w) && !w->leaving) {
+	if (!pool_is_old(p, w) && !w->leaving) {
 		p->respawns++;
 		p->replacing = why;
 	}
@@ -424,7 +420,7 @@ pool_recycle(struct worker *w, int reason)
 {
 	struct pool *p = w->pool;
 
-	if (w->retired || w->leaving || is_old(p, w) || w->probation ||
+	if (w->retired || w->leaving || pool_is_old(p, w) || w->probation ||
 	    p->stopping || p->removed)
 		return;
 	w->recycling = recycle_whys[reason];
@@ -444,11 +440,8 @@ void
 pool_recycle_task(void *arg)
 {
 	struct worker *w = arg;
-	int i;
 
-	for (i = 0; i < 3; i++)
-		if (w->recycle_why == recycle_names[i])
-			pool_recycle(w, i);
+	pool_recycle(w, w->recycle_reason);
 	worker_unref(w);
 }
 
@@ -478,27 +471,28 @@ release(struct worker *w)
 static void
 log_exit(struct worker *w, int st)
 {
-	char how[64];
-	int level = w->retired ? LOG_INFO : LOG_WARNING;
-
 	struct pool *p = w->pool;
 	struct pool_exit *e = &p->exits[p->nexits++ % 8];
+	/* Retired for a reason of weftd's, not because it exited. */
+	bool ours = w->retired && strcmp(w->why, "exited") != 0;
+	char how[64];
 
 	weftd_ended(st, how, sizeof(how));
 	e->pid = w->pid;
 	e->at = time(NULL);
-	if (w->retired && strcmp(w->why, "exited") != 0)
+	if (ours)
 		snprintf(e->how, sizeof(e->how), "%.40s (%.50s)", w->why, how);
 	else
 		snprintf(e->how, sizeof(e->how), "%.90s", how);
-	if (!weftd_rl_allow(&w->pool->life_rl, wf_loop_now(w->d->main)))
+	if (!weftd_rl_allow(&p->life_rl, wf_loop_now(w->d->main)))
 		return;
-	if (w->retired && strcmp(w->why, "exited") != 0)
-		weftd_log(level, "%sworker %d %s (retired: %s)", w->pool->tag,
+	if (ours)
+		weftd_log(LOG_INFO, "%sworker %d %s (retired: %s)", p->tag,
 		    (int)w->pid, how, w->why);
 	else
-		weftd_log(level, "%sworker %d %s after %lu requests",
-		    w->pool->tag, (int)w->pid, how, atomic_load(&w->served));
+		weftd_log(w->retired ? LOG_INFO : LOG_WARNING, "%sworker %d %s "
+		    "after %lu requests", p->tag, (int)w->pid, how,
+		    atomic_load(&w->served));
 }
 
 /* w is p's worker pid, or NULL. */
@@ -578,10 +572,28 @@ pool_start(struct pool *p, bool first_must_run)
 	return scale_start(p);
 }
 
+/* A new generation (why: "reload", "restart") replaces the running one. */
+static void
+renew(struct pool *p, const char *why)
+{
+	struct worker *w, *next;
+
+	/* Everything running is old now... */
+	p->old_live += p->live;
+	p->live = 0;
+	p->gen++;
+	/* ... and what is still on probation never served: it goes. */
+	for (w = LIST_FIRST(&p->all); w; w = next) {
+		next = LIST_NEXT(w, plink);
+		if (!w->retired && w->probation)
+			pool_retire(w, why);
+	}
+	fill(p);
+}
+
 void
 pool_reload(struct pool *p, struct weftd_pool_cfg *cfg)
 {
-	struct worker *w, *next;
 	unsigned now = p->cfg->workers;
 
 	/* A dynamic pool keeps the size it has grown to, within its new
@@ -603,34 +615,14 @@ pool_reload(struct pool *p, struct weftd_pool_cfg *cfg)
 	p->failing = false;
 	p->rolling = false;
 	wf_timer_stop(p->respawn);
-	/* Everything running is old now... */
-	p->old_live += p->live;
-	p->live = 0;
-	p->gen++;
-	/* ... and what is still on probation never served: it goes. */
-	for (w = LIST_FIRST(&p->all); w; w = next) {
-		next = LIST_NEXT(w, plink);
-		if (!w->retired && w->probation)
-			pool_retire(w, "reload");
-	}
-	fill(p);
+	renew(p, "reload");
 }
 
 void
 pool_restart(struct pool *p)
 {
-	struct worker *w, *next;
-
-	p->old_live += p->live;
-	p->live = 0;
-	p->gen++;
-	p->rolling = p->old_live > 0;
-	for (w = LIST_FIRST(&p->all); w; w = next) {
-		next = LIST_NEXT(w, plink);
-		if (!w->retired && w->probation)
-			pool_retire(w, "restart");
-	}
-	fill(p);
+	p->rolling = p->live + p->old_live > 0;
+	renew(p, "restart");
 }
 
 struct worker *
@@ -641,7 +633,7 @@ pool_spare(struct pool *p, uint64_t idle_ms)
 	int rank, best_rank = 3;
 
 	LIST_FOREACH(w, &p->all, plink) {
-		if (w->retired || w->leaving || is_old(p, w))
+		if (w->retired || w->leaving || pool_is_old(p, w))
 			continue;
 		since = atomic_load_explicit(&w->idle_since, memory_order_relaxed);
 		if (since < w->started)
@@ -661,20 +653,25 @@ pool_spare(struct pool *p, uint64_t idle_ms)
 }
 
 void
+pool_let_go(struct worker *w, const char *why)
+{
+	/* Leaving: weftd's own choice, no failure (no backoff). */
+	w->leaving = true;
+	w->pool->live--;
+	if (w->probation || !w->on_loop)
+		pool_retire(w, why); /* it has no request */
+	else
+		dispatch_worker_quiesce(w, why); /* they finish first */
+}
+
+void
 pool_set_size(struct pool *p, unsigned n, const char *why)
 {
 	struct worker *w;
 
 	p->cfg->workers = n;
-	while (p->live > n && (w = pool_spare(p, 0)) != NULL) {
-		/* Leaving: weftd's own choice, no failure (no backoff). */
-		w->leaving = true;
-		p->live--;
-		if (w->probation || !w->on_loop)
-			pool_retire(w, why); /* it has no request */
-		else
-			dispatch_worker_quiesce(w, why); /* they finish first */
-	}
+	while (p->live > n && (w = pool_spare(p, 0)) != NULL)
+		pool_let_go(w, why);
 	fill(p);
 	(void)pool_post_views(p->d);
 }

@@ -31,7 +31,7 @@ struct worker {
 	const char *recycling;      /* main: being replaced, successor first,
 	                               for this (RECYCLE_*); NULL: not */
 	bool recycle_asked;         /* its loop: asked the main thread once */
-	const char *recycle_why;    /* ... for this */
+	int recycle_reason;         /* ... for this (RECYCLE_*) */
 	bool retired, exited;
 	bool termed;                /* SIGTERM sent */
 	unsigned gen;               /* the configuration it was started for */
@@ -173,7 +173,7 @@ void pool_lost_workers(struct pool *p);
 
 /* Posted by w's loop: retire w (w->io_why); drops the post's reference. */
 void pool_retire_task(void *w);
-/* Posted by w's loop: recycle w (w->recycle_why); drops the reference. */
+/* Posted by w's loop: recycle w (w->recycle_reason); drops the reference. */
 void pool_recycle_task(void *w);
 /* Replace w for reason (RECYCLE_*): its successor starts first. */
 void pool_recycle(struct worker *w, int reason);
@@ -210,8 +210,14 @@ void scale_stop(struct pool *p);
    NULL. Idle ones first, the longest idle first; idle_ms: at least. */
 struct worker *pool_spare(struct pool *p, uint64_t idle_ms);
 /* p's target size is n (within its limits, by the caller): workers are
-   started, or spare ones told to leave once they have answered. */
+   started, or spare ones let go (why). */
 void pool_set_size(struct pool *p, unsigned n, const char *why);
+/* w of p's current workers is not needed: no new request for it; it is
+   retired, for why, once it has answered the ones it has. */
+void pool_let_go(struct worker *w, const char *why);
+/* Replaced and serving until its successor is up: of an earlier
+   configuration, or recycled. Counted in old_live, not live. */
+bool pool_is_old(const struct pool *p, const struct worker *w);
 
 /* pools.c: all of them. */
 /*

@@ -34,7 +34,7 @@ count(const struct pool *p)
 	const struct worker *w;
 
 	LIST_FOREACH(w, &p->all, plink) {
-		if (w->retired || w->leaving || w->gen != p->gen || w->recycling)
+		if (w->retired || w->leaving || pool_is_old(p, w))
 			continue;
 		if (w->probation || !w->on_loop)
 			c.starting++;
@@ -80,7 +80,7 @@ on_scale(wf_timer *t, void *arg)
 			weftd_log(LOG_INFO, "%sgrowing to %u workers (%u requests "
 			    "queued, %u idle)", p->tag, target + add, queued,
 			    c.idle);
-		pool_set_size(p, target + add, "idle");
+		pool_set_size(p, target + add, "resized");
 		return;
 	}
 	/* Shrink: one look per idle worker, the longest idle first. */
@@ -90,9 +90,7 @@ on_scale(wf_timer *t, void *arg)
 
 		if (w == NULL)
 			break;
-		w->leaving = true;
-		p->live--;
-		dispatch_worker_quiesce(w, "idle");
+		pool_let_go(w, "idle");
 	}
 	if (n != target) {
 		if (weftd_rl_allow(&p->scale_rl, now))

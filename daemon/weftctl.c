@@ -109,15 +109,17 @@ ask(int fd, const char *req, size_t *lenp)
 		return NULL;
 	}
 	for (;;) {
-		if (cap - len < 65536) {
+		if (cap - len < 4096) {
+			size_t want = cap ? cap * 2 : 65536;
+
 			if (cap >= MAX_ANSWER ||
-			    (p = realloc(buf, cap + 65536 + 1)) == NULL) {
+			    (p = realloc(buf, want + 1)) == NULL) {
 				fprintf(stderr, "weftctl: answer too large\n");
 				free(buf);
 				return NULL;
 			}
 			buf = p;
-			cap += 65536;
+			cap = want;
 		}
 		if ((now = now_ms()) >= end ||
 		    poll(&pfd, 1, (int)(end - now)) == 0) {

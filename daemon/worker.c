@@ -216,13 +216,15 @@ worker_assign(struct lane *l, struct worker *w, struct job *j)
 
 static void slow_start(struct lane *l, struct worker *w, struct job *j,
     uint64_t now);
-static void slow_done(struct worker *w, const struct job *j);
-static void ask_recycle(struct worker *w, const char *why);
+static void slow_done(struct worker *w, const struct job *j, uint64_t now);
+static void ask_recycle(struct worker *w, int reason);
 
 static struct job *
 pop(struct worker *w)
 {
 	struct job *j = w->head;
+	struct lane *l = w->lane;
+	uint64_t now = wf_loop_now(l->f->loop);
 
 	if ((w->head = j->next) == NULL)
 		w->tail = &w->head;
@@ -231,16 +233,19 @@ pop(struct worker *w)
 	atomic_store_explicit(&w->head_t0, w->head ? w->head->t0 : 0,
 	    memory_order_relaxed);
 	if (w->head == NULL)
-		atomic_store_explicit(&w->idle_since,
-		    wf_loop_now(w->lane->f->loop), memory_order_relaxed);
-	else if (w->lane->slow_ms)
-		arm_timer(w->lane, w); /* the new head's slow_request */
+		atomic_store_explicit(&w->idle_since, now, memory_order_relaxed);
+	/*
+	 * The timer was set for j's slow_request, which is not later than the
+	 * new head's (it came first), unless j was slow already: then it is
+	 * set for j's request_timeout, and the new head's comes sooner.
+	 */
+	else if (l->slow_ms && j->slow)
+		arm_timer(l, w);
 	/* One answered before its timer could say: slow all the same. */
-	if (!j->slow && w->lane->slow_ms && wf_loop_now(w->lane->f->loop) -
-	    j->t0 >= w->lane->slow_ms)
-		slow_start(w->lane, w, j, wf_loop_now(w->lane->f->loop));
+	if (!j->slow && l->slow_ms && now - j->t0 >= l->slow_ms)
+		slow_start(l, w, j, now);
 	if (j->slow)
-		slow_done(w, j);
+		slow_done(w, j, now);
 	return j;
 }
 
@@ -273,10 +278,8 @@ slow_start(struct lane *l, struct worker *w, struct job *j, uint64_t now)
 }
 
 static void
-slow_done(struct worker *w, const struct job *j)
+slow_done(struct worker *w, const struct job *j, uint64_t now)
 {
-	uint64_t now = wf_loop_now(w->lane->f->loop);
-
 	if (weftd_rl_allow(&w->lane->f->slow_rl, now))
 		weftd_log(LOG_NOTICE, "%sslow request done: worker %d, after "
 		    "%llu ms", w->pool->tag, (int)w->pid,
@@ -285,10 +288,10 @@ slow_done(struct worker *w, const struct job *j)
 
 /* Recycling: it is replaced, its successor first (main thread). Once. */
 static void
-ask_recycle(struct worker *w, const char *why)
+ask_recycle(struct worker *w, int reason)
 {
 	w->recycle_asked = true;
-	w->recycle_why = why;
+	w->recycle_reason = reason;
 	post_worker(w->d->main, pool_recycle_task, w);
 }
 
@@ -448,9 +451,9 @@ answered(struct worker *w)
 	if (w->recycle_asked)
 		return;
 	if (w->recycle_after && n >= w->recycle_after)
-		ask_recycle(w, recycle_names[RECYCLE_REQUESTS]);
+		ask_recycle(w, RECYCLE_REQUESTS);
 	else if (w->max_rss && weftd_rss(w->statm) > (long long)w->max_rss)
-		ask_recycle(w, recycle_names[RECYCLE_RSS]);
+		ask_recycle(w, RECYCLE_RSS);
 }
 
 static void

@@ -161,6 +161,20 @@ worker_pids() {
 	wait_for json_is "j['pools'][0]['workers']['ready']" 2
 }
 
+@test "weftctl pool NAME workers N while a reload's workers are starting: no failure, no backoff" {
+	start_ops "$PY_HANDLER" 2
+	kill -HUP "$WPID"
+	wait_for log_has_at_least 1 "reload: 2 workers of"
+	# The reload's new workers are on probation (1 s): one is let go.
+	run ctl pool default workers 1
+	assert_success
+	wait_for json_is "j['pools'][0]['workers']['ready'], j['pools'][0]['workers']['starting']" "1 0"
+	refute grep -q "die at start" "$LOG"
+	run json "j['pools'][0]['respawns']"
+	assert_output 0
+	$CLIENT "$ADDR" send after
+}
+
 @test "weftctl: errors in plain words, with the documented exit codes" {
 	start_ops
 	run ctl pool nosuch workers 2
@@ -172,6 +186,15 @@ worker_pids() {
 	run ctl frobnicate
 	assert_failure 2
 	assert_output --partial "not a request weftd knows"
+	# A line over the 1024 bytes a request may have: refused, not read on.
+	run "$PYTHON" -c "
+import socket
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect('$CTL')
+s.sendall(b'status ' + b'x' * 2000 + b'\\n')
+print(s.recv(4096).decode().strip())"
+	assert_output "2 0 request too long"
 	# Not weftd's control socket: a listener that answers nothing sane.
 	run timeout 30 "$WEFTCTL" -s "$BATS_TEST_TMPDIR/notify.sock" status
 	assert_failure

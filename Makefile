@@ -12,6 +12,7 @@ LIBDIR     ?= $(PREFIX)/lib
 LIBEXECDIR ?= $(PREFIX)/libexec/weft
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/weft
 # A daemon's configuration lives in /etc whatever the prefix.
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
@@ -257,6 +258,10 @@ install: all
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libweft.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libweft.so
 	install -m 644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/weft/
+	install -d $(DESTDIR)$(DOCDIR)/examples/handlers
+	install -m 644 $(wildcard examples/*.c) examples/README $(DESTDIR)$(DOCDIR)/examples/
+	install -m 644 $(wildcard examples/handlers/*.c examples/handlers/*.py) \
+		$(DESTDIR)$(DOCDIR)/examples/handlers/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' lib/weft.pc.in \
 		> $(DESTDIR)$(LIBDIR)/pkgconfig/weft.pc
@@ -275,6 +280,8 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/libweft.so.$(SOVER) \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/weft.pc
 	rm -f $(HEADERS:lib/include/%=$(DESTDIR)$(INCLUDEDIR)/%)
+	rm -rf $(DESTDIR)$(DOCDIR)/examples
+	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 	rmdir $(DESTDIR)$(INCLUDEDIR)/weft 2>/dev/null || true
 
 clean:

@@ -145,7 +145,7 @@ int
 admin_open(struct weftd *d, const char *addr, const struct admin_proto *p,
     int mode, uid_t uid, gid_t gid, struct admin **ap)
 {
-	struct wf_listen_opts o = { .backlog = ADMIN_CONNS, .unix_mode = mode,
+	struct wf_listen_opts o = { .size = sizeof(o), .backlog = ADMIN_CONNS, .unix_mode = mode,
 	    .unix_chown = uid != (uid_t)-1 || gid != (gid_t)-1,
 	    .unix_uid = uid, .unix_gid = gid };
 	struct wf_addr wa;

@@ -655,22 +655,20 @@ on_drain(wf_conn *conn, void *arg)
 
 /* --- connections --------------------------------------------------------- */
 
+/* The server had the address at accept: no getpeername() per client. */
 static void
-set_peer(struct client *c, int fd)
+set_peer(struct client *c, const struct wf_addr *peer)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
+	const struct sockaddr_storage *ss = &peer->ss;
 
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
-		return;
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
 
 		c->peer_family = AF_INET;
 		c->peer_port = ntohs(in->sin_port);
 		memcpy(c->peer_addr, &in->sin_addr, 4);
-	} else if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
 
 		c->peer_family = AF_INET6;
 		c->peer_port = ntohs(in6->sin6_port);
@@ -679,7 +677,7 @@ set_peer(struct client *c, int fd)
 }
 
 static void
-on_open(wf_conn *conn, void *arg)
+on_open(wf_conn *conn, const struct wf_addr *peer, void *arg)
 {
 	struct weftd *d = arg;
 	struct front *f = front_of(d, wf_conn_loop(conn));
@@ -702,7 +700,7 @@ on_open(wf_conn *conn, void *arg)
 	home = li >= 0 && li < MAX_ADDRS ? atomic_load(&d->lmap[li]) : 0;
 	c->home_slot = home ? (home & 0xff) - 1 : MAX_POOLS;
 	c->home_serial = home >> 8;
-	set_peer(c, wf_conn_fd(conn));
+	set_peer(c, peer);
 	/* Answers owed over the client's share: it does not read them. */
 	wf_conn_set_limits(conn, 0, READ_CHUNK, f->max_client + f->max_frame +
 	    WF_FRAME_HDR);
@@ -852,7 +850,16 @@ front_apply(struct weftd *d)
 int
 front_start(struct weftd *d)
 {
+	const struct wf_listen_opts lo = {
+		.size = sizeof(lo),
+		.unix_mode = d->cfg.unix_socket.mode,
+		.unix_chown = d->cfg.unix_socket.uid != (uid_t)-1 ||
+		    d->cfg.unix_socket.gid != (gid_t)-1,
+		.unix_uid = d->cfg.unix_socket.uid,
+		.unix_gid = d->cfg.unix_socket.gid,
+	};
 	struct wf_server_opts o = {
+		.size = sizeof(o),
 		.threads = d->cfg.io_threads,
 		.max_conns = d->cfg.max_connections,
 		.max_conns_per_addr = d->cfg.max_connections_per_ip,
@@ -864,13 +871,7 @@ front_start(struct weftd *d)
 		.on_open = on_open,
 		.on_idle = on_idle,
 		.on_refuse = on_refuse,
-		.listen = {
-			.unix_mode = d->cfg.unix_socket.mode,
-			.unix_chown = d->cfg.unix_socket.uid != (uid_t)-1 ||
-			    d->cfg.unix_socket.gid != (gid_t)-1,
-			.unix_uid = d->cfg.unix_socket.uid,
-			.unix_gid = d->cfg.unix_socket.gid,
-		},
+		.listen = &lo,
 	};
 	wf_loop_group *g;
 	size_t size;

@@ -604,8 +604,8 @@ on_worker_close(wf_conn *conn, enum wf_close_reason why, int err, void *arg)
 	/* A reset is how a handler that exits with input unread closes. */
 	fail(w, why == WF_CLOSE_PEER ? "closed its socket" :
 	    why == WF_CLOSE_LIMIT ? "answer over max_frame" :
-	    err == ECONNRESET ? "reset its socket" : "its socket failed",
-	    why == WF_CLOSE_PEER || err == ECONNRESET);
+	    err == -ECONNRESET ? "reset its socket" : "its socket failed",
+	    why == WF_CLOSE_PEER || err == -ECONNRESET);
 	if (w->down_pending)
 		finish_down(w->lane, w);
 }

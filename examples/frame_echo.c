@@ -3,6 +3,8 @@
  * A malformed or oversize frame closes only its own connection.
  *
  *   frame_echo [--port N] [--threads N] [--max-frame BYTES]
+ *
+ * Written in the common subset of C and C++: the tests build it as both.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,7 @@ on_data(wf_conn *c, wf_buf *in, void *arg)
 		wf_buf_consume(in, WF_FRAME_HDR + f.len);
 	}
 	if (rc < 0)
-		wf_conn_fail(c, WF_CLOSE_LIMIT, -rc);
+		wf_conn_fail(c, WF_CLOSE_LIMIT, rc);
 }
 
 static void
@@ -34,14 +36,15 @@ on_signal(wf_signal *s, const struct signalfd_siginfo *si, void *loop)
 {
 	(void)s;
 	(void)si;
-	wf_loop_stop(loop);
+	wf_loop_stop((wf_loop *)loop);
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct wf_conn_cbs cbs = { .on_data = on_data };
-	struct wf_server_opts o = { .threads = 1, .cbs = &cbs };
+	static const struct wf_conn_cbs cbs = { on_data, NULL, NULL, NULL,
+	    NULL };
+	struct wf_server_opts o;
 	const char *port = "7000";
 	char spec[64];
 	struct wf_addr a;
@@ -51,6 +54,10 @@ main(int argc, char **argv)
 	sigset_t set;
 	int i, rc;
 
+	memset(&o, 0, sizeof(o));
+	o.size = sizeof(o);
+	o.threads = 1;
+	o.cbs = &cbs;
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--port") && i + 1 < argc)
 			port = argv[++i];
@@ -73,13 +80,13 @@ main(int argc, char **argv)
 	snprintf(spec, sizeof(spec), "127.0.0.1:%s", port);
 	if ((rc = wf_addr_parse(&a, spec)) < 0 ||
 	    (rc = wf_server_start(&srv, &o)) < 0 ||
-	    (rc = wf_server_listen(srv, &a)) < 0) {
+	    (rc = wf_server_listen(srv, &a)) < 0 ||
+	    (rc = wf_loop_new(&loop)) < 0 ||
+	    (rc = wf_signal_start(loop, &sig, &set, on_signal, loop)) < 0 ||
+	    (rc = wf_server_addr(srv, 0, &a)) < 0) { /* port 0: the kernel's */
 		fprintf(stderr, "frame_echo: %s: %s\n", spec, strerror(-rc));
 		return 1;
 	}
-	wf_loop_new(&loop);
-	wf_signal_start(loop, &sig, &set, on_signal, loop);
-	wf_server_addr(srv, 0, &a); /* port 0: the kernel's choice */
 	printf("frame_echo: listening on %s with %u threads\n",
 	    wf_addr_format(&a, spec, sizeof(spec)), o.threads);
 	fflush(stdout);

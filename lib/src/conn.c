@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buffer_int.h"
@@ -39,6 +40,9 @@ enum {
 	C_IN_DATA = 0x40,  /* inside on_data */
 	C_CORKED = 0x80,   /* on_data wrote once already: queue, flush after */
 	C_EOF_LATER = 0x100, /* end of input seen; input kept is offered first */
+	C_STREAM = 0x200,  /* a pipe or terminal: read/write, no half-close */
+	C_RDONLY = 0x400,  /* a pipe's read end: sends fail */
+	C_WRONLY = 0x800,  /* a pipe's write end: nothing to read */
 };
 
 static void teardown(wf_conn *c, enum wf_close_reason why, int err);
@@ -48,7 +52,9 @@ update_interest(wf_conn *c)
 {
 	unsigned want = 0;
 
-	if ((c->flags & C_CLOSING) ? !(c->flags & C_PEER_EOF) :
+	if (c->flags & C_WRONLY)
+		;
+	else if ((c->flags & C_CLOSING) ? !(c->flags & C_PEER_EOF) :
 	    !(c->flags & (C_PAUSED | C_PEER_EOF)))
 		want |= WF_READ;
 	if (c->out.len)
@@ -67,6 +73,33 @@ touch(wf_conn *c)
 }
 
 static void flush(wf_conn *c);
+
+/* A pipe would fail recv() and sendmsg() with ENOTSOCK first: go direct. */
+static ssize_t
+conn_recv(wf_conn *c, void *p, size_t n)
+{
+	ssize_t r;
+
+	if (!(c->flags & C_STREAM))
+		return wf__recv(c->io.fd, p, n);
+	do
+		r = read(c->io.fd, p, n);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
+static ssize_t
+conn_send(wf_conn *c, const struct iovec *iov, int cnt)
+{
+	ssize_t r;
+
+	if (!(c->flags & C_STREAM))
+		return wf__send(c->io.fd, iov, cnt);
+	do
+		r = writev(c->io.fd, iov, cnt);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
 
 /*
  * Pipelined requests make several responses per on_data: the first is
@@ -88,6 +121,7 @@ deliver(wf_conn *c)
 		update_interest(c);
 }
 
+/* err: a positive errno or 0 inside this file; on_close gets it negative. */
 static void
 teardown(wf_conn *c, enum wf_close_reason why, int err)
 {
@@ -106,7 +140,7 @@ teardown(wf_conn *c, enum wf_close_reason why, int err)
 	if (c->owner)
 		c->owner->gone(c, c->owner->owner);
 	if (c->cbs->on_close)
-		c->cbs->on_close(c, why, err, c->arg);
+		c->cbs->on_close(c, why, -err, c->arg);
 	wf_buf_reset(&c->in, 1);
 	wf_buf_reset(&c->out, 1);
 	wf_io_stop(&c->io); /* may free c: the last use of it */
@@ -123,6 +157,10 @@ release(void *arg)
 static void
 flushed_while_closing(wf_conn *c)
 {
+	if (c->flags & C_STREAM) {
+		teardown(c, WF_CLOSE_LOCAL, 0); /* no half-close, no reset */
+		return;
+	}
 	if (!(c->flags & C_SHUT)) {
 		c->flags |= C_SHUT;
 		(void)shutdown(c->io.fd, SHUT_WR);
@@ -143,7 +181,11 @@ static void
 flush(wf_conn *c)
 {
 	int waited = c->io.interest & WF_WRITE;
-	ssize_t n = wf_buf_write_fd(&c->out, c->io.fd);
+	struct iovec iov = { c->out.data + c->out.off, c->out.len };
+	ssize_t n = c->out.len ? conn_send(c, &iov, 1) : 0;
+
+	if (n > 0)
+		wf_buf_consume(&c->out, (size_t)n);
 
 	if (n < 0 && n != -EAGAIN) {
 		teardown(c, WF_CLOSE_ERROR, (int)-n);
@@ -218,7 +260,7 @@ read_target(wf_conn *c)
 	/* Large bodies on other connections of the loop wait no longer. */
 	if (want > WF__TARGET_READ)
 		want = WF__TARGET_READ;
-	if ((n = wf__recv(c->io.fd, c->rd + c->rd_got, want)) <= 0)
+	if ((n = conn_recv(c, c->rd + c->rd_got, want)) <= 0)
 		return n;
 	touch(c);
 	c->rd_got += (size_t)n;
@@ -240,10 +282,9 @@ readable(wf_conn *c)
 		if ((n = read_target(c)) > 0)
 			return;
 	} else if (c->flags & C_CLOSING) {
-		n = wf__recv(c->io.fd, spill, sizeof(spill));
+		n = conn_recv(c, spill, sizeof(spill));
 	} else if (c->in.cap == 0) {
-		n = wf__recv(c->io.fd, spill, c->max_in < SPILL ? c->max_in :
-		    SPILL);
+		n = conn_recv(c, spill, c->max_in < SPILL ? c->max_in : SPILL);
 		if (n > 0) {
 			wf__buf_borrow(&c->in, spill, (size_t)n);
 			deliver(c);
@@ -288,6 +329,11 @@ on_io(wf_io *io, int fd, unsigned events, void *arg)
 
 	(void)io;
 	(void)fd;
+	/* A pipe's reader went: a write now would only raise SIGPIPE. */
+	if ((events & WF_ERR) && (c->flags & C_WRONLY)) {
+		teardown(c, WF_CLOSE_PEER, 0);
+		return;
+	}
 	if (events & WF_WRITE) {
 		flush(c);
 		if (c->flags & C_CLOSED)
@@ -301,7 +347,9 @@ int
 wf_conn_adopt(wf_loop *loop, wf_conn **cp, int fd,
     const struct wf_conn_cbs *cbs, void *arg)
 {
+	unsigned kind = 0;
 	int fl, one = 1, rc;
+	struct stat st;
 	wf_conn *c;
 
 	*cp = NULL;
@@ -316,18 +364,37 @@ wf_conn_adopt(wf_loop *loop, wf_conn **cp, int fd,
 		close(fd);
 		return rc;
 	}
-	/* Fails on Unix sockets, harmlessly. */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	if (S_ISSOCK(st.st_mode)) {
+		/* Fails on Unix sockets, harmlessly. */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+	} else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+		kind = C_STREAM;
+		if ((fl & O_ACCMODE) == O_RDONLY)
+			kind |= C_RDONLY;
+		else if ((fl & O_ACCMODE) == O_WRONLY)
+			kind |= C_WRONLY;
+	} else {
+		close(fd); /* a file or directory: epoll cannot watch it */
+		return -EPERM;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
 		return -ENOMEM;
 	}
 	c->cbs = cbs;
 	c->arg = arg;
+	c->flags = kind;
 	c->high = 1u << 20;
 	c->max_in = 1u << 20;
 	c->max_out = 64u << 20;
-	if ((rc = wf__io_init(loop, &c->io, fd, WF_READ, on_io, c, release)) < 0) {
+	if ((rc = wf__io_init(loop, &c->io, fd, (kind & C_WRONLY) ? 0 : WF_READ,
+	    on_io, c, release)) < 0) {
 		free(c);
 		close(fd);
 		return rc;
@@ -345,6 +412,8 @@ wf_conn_sendv(wf_conn *c, const struct iovec *iov, int iovcnt)
 
 	if (c->flags & (C_CLOSING | C_CLOSED))
 		return -ENOTCONN;
+	if (c->flags & C_RDONLY)
+		return -EBADF;
 	for (i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
 	if (total == 0)
@@ -355,7 +424,7 @@ wf_conn_sendv(wf_conn *c, const struct iovec *iov, int iovcnt)
 	if (c->out.len == 0 && !(c->flags & C_CORKED)) {
 		if (c->flags & C_IN_DATA)
 			c->flags |= C_CORKED;
-		n = wf__send(c->io.fd, iov, iovcnt);
+		n = conn_send(c, iov, iovcnt);
 		if (n == -EAGAIN)
 			n = 0;
 		if (n < 0) {
@@ -542,7 +611,8 @@ wf_conn_abort(wf_conn *c)
 void
 wf_conn_fail(wf_conn *c, enum wf_close_reason why, int err)
 {
-	teardown(c, why, err);
+	/* Either sign is taken: on_close gets it negative, like every error. */
+	teardown(c, why, err < 0 ? -err : err);
 }
 
 size_t

@@ -40,10 +40,11 @@ stop_attempt(wf_connect *r)
 	r->fd = -1;
 }
 
+/* err is a positive errno inside this file; the callback gets it negative. */
 static void
 finish(wf_connect *r, int fd, int err)
 {
-	r->cb(r, fd, err, r->arg);
+	r->cb(r, fd, -err, r->arg);
 	wf_timer_free(r->timer); /* safe inside its own callback */
 	free(r);
 }
@@ -154,6 +155,21 @@ attempt(wf_connect *r)
 		failed(r, ENOMEM);
 }
 
+/*
+ * The loop is being freed with the request pending: no callback (as for
+ * every watcher), but the socket and the request go. The watcher of the
+ * socket is released by the loop itself.
+ */
+static void
+released(void *arg)
+{
+	wf_connect *r = arg;
+
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r);
+}
+
 int
 wf_connect_start(wf_loop *loop, wf_connect **reqp, const struct wf_addr *addr,
     const struct wf_connect_opts *opts, wf_connect_cb *cb, void *arg)
@@ -167,10 +183,13 @@ wf_connect_start(wf_loop *loop, wf_connect **reqp, const struct wf_addr *addr,
 		return -EINVAL;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return -ENOMEM;
+	if ((rc = wf__opts_copy(&r->o, sizeof(r->o), opts,
+	    WF__SIZE_TO(struct wf_connect_opts, backoff_max_ms))) < 0) {
+		free(r);
+		return rc;
+	}
 	r->loop = loop;
 	r->addr = *addr;
-	if (opts)
-		r->o = *opts;
 	if (r->o.backoff_ms == 0)
 		r->o.backoff_ms = 100;
 	if (r->o.backoff_max_ms == 0)
@@ -183,6 +202,8 @@ wf_connect_start(wf_loop *loop, wf_connect **reqp, const struct wf_addr *addr,
 		free(r);
 		return rc;
 	}
+	/* The timer lives as long as the request: the loop's end frees both. */
+	wf__timer_on_release(r->timer, released);
 	if (reqp)
 		*reqp = r;
 	attempt(r);

@@ -176,6 +176,18 @@ wf_io_fd(const wf_io *io)
 	return io->fd;
 }
 
+void *
+wf_io_arg(const wf_io *io)
+{
+	return io->arg;
+}
+
+void
+wf_io_set_arg(wf_io *io, void *arg)
+{
+	io->arg = arg;
+}
+
 void
 wf__io_dispatch(wf_loop *loop, int n)
 {

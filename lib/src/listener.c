@@ -420,15 +420,17 @@ setopt(int fd, int level, int name)
 
 int
 wf_listener_open(wf_loop *loop, wf_listener **lp, const struct wf_addr *addr,
-    const struct wf_listen_opts *opts, wf_accept_cb *cb, void *arg)
+    const struct wf_listen_opts *caller, wf_accept_cb *cb, void *arg)
 {
-	static const struct wf_listen_opts defaults;
+	struct wf_listen_opts o;
+	const struct wf_listen_opts *opts = &o;
 	wf_listener *l;
 	int family, backlog, rc;
 
 	*lp = NULL;
-	if (opts == NULL)
-		opts = &defaults;
+	if ((rc = wf__opts_copy(&o, sizeof(o), caller, WF__SIZE_TO(struct
+	    wf_listen_opts, unix_gid))) < 0)
+		return rc;
 	if (addr == NULL || cb == NULL || opts->backlog < 0 ||
 	    (opts->unix_mode & ~07777) != 0)
 		return -EINVAL;

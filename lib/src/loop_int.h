@@ -106,6 +106,8 @@ void wf__io_release_all(wf_loop *loop);
 int wf__timer_timeout(const wf_loop *loop);
 void wf__timer_run(wf_loop *loop);
 void wf__timer_release_all(wf_loop *loop);
+/* A timer whose owner must be released with the loop: fn(arg) then. */
+void wf__timer_on_release(wf_timer *t, void (*fn)(void *arg));
 
 /* Cross-thread tasks (task.c). */
 int wf__task_init(wf_loop *loop);
@@ -114,6 +116,16 @@ void wf__task_run(wf_loop *loop);
 void wf__task_close(wf_loop *loop);
 void wf__task_drain(wf_loop *loop);
 void wf__task_release(wf_loop *loop);
+
+/*
+ * Copy an extensible option struct (first member: size_t size) of the
+ * caller's into dst (ours bytes); first: the size of its first version.
+ * NULL src: all zero. 0, -EINVAL (size too small), -E2BIG (fields set that
+ * this library does not know). See opts.c.
+ */
+int wf__opts_copy(void *dst, size_t ours, const void *src, size_t first);
+#define WF__SIZE_TO(type, member) \
+	(offsetof(type, member) + sizeof(((type *)0)->member))
 
 /* Close the task queue and run what is left in it, as the loop's thread
  * (wf_loop_call runs inline there); later posts get -ESHUTDOWN (loop.c). */

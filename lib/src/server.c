@@ -6,7 +6,13 @@
  * candidate when a full server evicts to make room.
  *
  * Calls that touch listeners run on loop 0 through run_on(), which waits for
- * the result: listeners belong to their loop's thread.
+ * the result: listeners belong to their loop's thread. On a caller's loop
+ * the caller is on that thread already, and run_on() calls directly.
+ *
+ * A graceful shutdown closes the listeners first, everywhere, so the count
+ * of open connections can only fall; the loop whose connection brings it to
+ * zero reports, from a timer (never inside a teardown, and a timer, unlike
+ * a posted task, is cancelled when the server is freed first).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -37,6 +43,7 @@ struct ioloop {
 	struct wf__conn_owner owner;
 	TAILQ_HEAD(, wf_conn) idle_list; /* oldest activity first */
 	wf_timer *idle;
+	wf_timer *done; /* shutdown: no connection left */
 	wf_listener *ls[MAX_LISTENERS]; /* reuseport mode: this loop's own */
 	struct lslot slot[MAX_LISTENERS];
 };
@@ -49,8 +56,15 @@ struct lcount {
 
 struct wf_server {
 	struct wf_server_opts o;
+	struct wf_listen_opts listen;
 	struct lcount count[MAX_LISTENERS];
-	wf_loop_group *g;
+	wf_loop_group *g; /* NULL on a caller's loop */
+	unsigned nloops;
+	/* Shutdown: set once; done_cb and linger before shutting. */
+	atomic_int shutting, done_pending;
+	uint64_t linger_ms;
+	wf_server_done_cb *done_cb;
+	void *done_arg;
 	struct wf__peers *peers; /* max_conns_per_addr only */
 	atomic_uint conns;
 	unsigned nls; /* indexes ever used: the highest, plus one */
@@ -88,6 +102,15 @@ touch(wf_conn *c, void *arg)
 	}
 }
 
+/* One connection fewer; during a shutdown the last one is reported. */
+static void
+uncount(wf_server *s, struct ioloop *l)
+{
+	if (atomic_fetch_sub(&s->conns, 1) == 1 && atomic_load(&s->shutting) &&
+	    atomic_exchange(&s->done_pending, 0))
+		(void)wf_timer_start(l->done, 0, 0);
+}
+
 static void
 gone(wf_conn *c, void *arg)
 {
@@ -99,7 +122,7 @@ gone(wf_conn *c, void *arg)
 	if (c->peer)
 		wf__peers_remove(l->s->peers, c->peer);
 	c->peer = NULL;
-	atomic_fetch_sub(&l->s->conns, 1);
+	uncount(l->s, l);
 }
 
 static void
@@ -125,13 +148,15 @@ on_idle(wf_timer *t, void *arg)
 
 /* A new connection that is not taken: undo its counts, close, tell. */
 static void
-refuse(wf_server *s, int fd, const struct wf_addr *peer, struct wf__peer *slot,
-    int counted, enum wf_refuse_reason why, unsigned idx)
+refuse(struct ioloop *l, int fd, const struct wf_addr *peer,
+    struct wf__peer *slot, int counted, enum wf_refuse_reason why, unsigned idx)
 {
+	wf_server *s = l->s;
+
 	atomic_fetch_add_explicit(&s->count[idx].refused, 1,
 	    memory_order_relaxed);
 	if (counted)
-		atomic_fetch_sub(&s->conns, 1);
+		uncount(s, l);
 	if (slot)
 		wf__peers_remove(s->peers, slot);
 	if (s->o.on_refuse)
@@ -162,15 +187,19 @@ open_conn(struct ioloop *l, int fd, const struct wf_addr *peer,
 	wf_server *s = l->s;
 	wf_conn *c;
 
+	if (atomic_load(&s->shutting)) {
+		refuse(l, fd, peer, slot, 1, WF_REFUSE_SHUTDOWN, idx);
+		return;
+	}
 	if (s->o.max_conns && atomic_load(&s->conns) > s->o.max_conns &&
 	    !evict_one(l)) {
-		refuse(s, fd, peer, slot, 1, WF_REFUSE_FULL, idx);
+		refuse(l, fd, peer, slot, 1, WF_REFUSE_FULL, idx);
 		return;
 	}
 	if (wf_conn_adopt(l->loop, &c, fd, s->o.cbs, s->o.arg) < 0) {
-		atomic_fetch_sub(&s->conns, 1);
 		if (slot)
 			wf__peers_remove(s->peers, slot);
+		uncount(s, l);
 		return;
 	}
 	wf_conn_set_limits(c, s->o.high ? s->o.high : 1u << 20,
@@ -186,7 +215,7 @@ open_conn(struct ioloop *l, int fd, const struct wf_addr *peer,
 	wf__conn_set_owner(c, &l->owner);
 	arm_idle(l);
 	if (s->o.on_open)
-		s->o.on_open(c, s->o.arg);
+		s->o.on_open(c, peer, s->o.arg);
 }
 
 struct handoff {
@@ -214,19 +243,19 @@ on_accept(wf_listener *ls, int fd, const struct wf_addr *peer, void *arg)
 	wf_server *s = l->s;
 	struct wf__peer *slot = NULL;
 	struct handoff *h;
-	unsigned n = wf_loop_group_size(s->g);
+	unsigned n = s->nloops;
 	int rc;
 
 	(void)ls;
 	if (s->peers && (rc = wf__peers_add(s->peers, peer, &slot)) < 0) {
-		refuse(s, fd, peer, NULL, 0, rc == -EMFILE ?
+		refuse(l, fd, peer, NULL, 0, rc == -EMFILE ?
 		    WF_REFUSE_PER_ADDR : WF_REFUSE_FULL, ls_slot->idx);
 		return;
 	}
 	/* With evict, the loop that gets it makes room (open_conn). */
 	if (atomic_fetch_add(&s->conns, 1) >= s->o.max_conns &&
 	    s->o.max_conns && !s->o.evict) {
-		refuse(s, fd, peer, slot, 1, WF_REFUSE_FULL, ls_slot->idx);
+		refuse(l, fd, peer, slot, 1, WF_REFUSE_FULL, ls_slot->idx);
 		return;
 	}
 	/* Handoff listeners all live on loop 0: rr needs no atomics. */
@@ -245,7 +274,7 @@ on_accept(wf_listener *ls, int fd, const struct wf_addr *peer, void *arg)
 			return;
 		free(h);
 	}
-	refuse(s, fd, peer, slot, 1, WF_REFUSE_FULL, ls_slot->idx);
+	refuse(l, fd, peer, slot, 1, WF_REFUSE_FULL, ls_slot->idx);
 }
 
 /* --- calls on a loop's thread ------------------------------------------- */
@@ -275,6 +304,8 @@ run_on(struct ioloop *l, struct call *c)
 	int rc;
 
 	c->l = l;
+	if (l->s->g == NULL)
+		return c->fn(c);
 	sem_init(&c->done, 0, 0);
 	if ((rc = wf_loop_post(l->loop, run_call, c)) == 0) {
 		while (sem_wait(&c->done) != 0)
@@ -285,16 +316,30 @@ run_on(struct ioloop *l, struct call *c)
 	return rc;
 }
 
+static void
+on_done(wf_timer *t, void *arg)
+{
+	struct ioloop *l = arg;
+
+	(void)t;
+	if (l->s->done_cb)
+		l->s->done_cb(l->s, l->s->done_arg); /* may free the server */
+}
+
 static int
 do_init(struct call *c)
 {
-	return wf_timer_new(c->l->loop, &c->l->idle, on_idle, c->l);
+	int rc;
+
+	if ((rc = wf_timer_new(c->l->loop, &c->l->idle, on_idle, c->l)) < 0)
+		return rc;
+	return wf_timer_new(c->l->loop, &c->l->done, on_done, c->l);
 }
 
 static int
 do_listen(struct call *c)
 {
-	struct wf_listen_opts o = c->l->s->o.listen;
+	struct wf_listen_opts o = c->l->s->listen;
 
 	o.reuseport |= c->reuseport;
 	if (c->fd >= 0)
@@ -324,6 +369,39 @@ do_stop_accepting(struct call *c)
 	return 0;
 }
 
+/*
+ * Each connection once, in list order: the head goes to the tail as it is
+ * closed. An on_close that tears down others only shortens the list, and
+ * what is left unclosed is always at its front, so n turns reach it all.
+ */
+static int
+do_close_all(struct call *c)
+{
+	struct ioloop *l = c->l;
+	wf_conn *conn;
+	size_t n = 0;
+
+	TAILQ_FOREACH(conn, &l->idle_list, idle_link)
+		n++;
+	while (n-- > 0 && (conn = TAILQ_FIRST(&l->idle_list)) != NULL) {
+		TAILQ_REMOVE(&l->idle_list, conn, idle_link);
+		TAILQ_INSERT_TAIL(&l->idle_list, conn, idle_link);
+		wf_conn_close(conn, l->s->linger_ms);
+	}
+	return 0;
+}
+
+/* Nothing was open, or it all went while the loops were being told. */
+static int
+do_check_done(struct call *c)
+{
+	wf_server *s = c->l->s;
+
+	if (atomic_load(&s->conns) == 0 && atomic_exchange(&s->done_pending, 0))
+		(void)wf_timer_start(c->l->done, 0, 0);
+	return 0;
+}
+
 static int
 do_shutdown(struct call *c)
 {
@@ -332,25 +410,42 @@ do_shutdown(struct call *c)
 		wf_conn_abort(TAILQ_FIRST(&c->l->idle_list));
 	wf_timer_free(c->l->idle);
 	c->l->idle = NULL;
+	wf_timer_free(c->l->done);
+	c->l->done = NULL;
 	return 0;
 }
 
 /* --- the server ---------------------------------------------------------- */
 
 int
-wf_server_start(wf_server **sp, const struct wf_server_opts *o)
+wf_server_start(wf_server **sp, const struct wf_server_opts *opts)
 {
 	struct call c = { .fn = do_init };
-	unsigned i, j, n = o->threads ? o->threads : 1;
+	const struct wf_server_opts *o;
+	unsigned i, j, n;
 	wf_server *s;
 	int rc;
 
 	*sp = NULL;
-	if (o->cbs == NULL || o->cbs->on_data == NULL)
+	if (opts == NULL)
 		return -EINVAL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;
-	s->o = *o;
+	o = &s->o;
+	if ((rc = wf__opts_copy(&s->o, sizeof(s->o), opts,
+	    WF__SIZE_TO(struct wf_server_opts, on_refuse))) < 0 ||
+	    (rc = wf__opts_copy(&s->listen, sizeof(s->listen), o->listen,
+	    WF__SIZE_TO(struct wf_listen_opts, unix_gid))) < 0) {
+		free(s);
+		return rc;
+	}
+	s->o.listen = NULL; /* the copy is s->listen */
+	s->listen.size = sizeof(s->listen);
+	n = o->threads ? o->threads : 1;
+	if (o->cbs == NULL || o->cbs->on_data == NULL || (o->loop && n > 1)) {
+		free(s);
+		return -EINVAL;
+	}
 	if (o->max_conns_per_addr && (rc = wf__peers_new(&s->peers,
 	    o->max_conns_per_addr, o->max_conns ? o->max_conns / 4 : 1024)) < 0) {
 		free(s);
@@ -361,18 +456,20 @@ wf_server_start(wf_server **sp, const struct wf_server_opts *o)
 		free(s);
 		return -ENOMEM;
 	}
-	if ((rc = wf_loop_group_start(&s->g, n, "weft-io")) < 0) {
+	if (o->loop == NULL && (rc = wf_loop_group_start(&s->g, n,
+	    "weft-io")) < 0) {
 		wf__peers_free(s->peers);
 		free(s->io);
 		free(s);
 		return rc;
 	}
+	s->nloops = n;
 	for (i = 0; i < n; i++) {
 		struct ioloop *l = &s->io[i];
 
 		l->s = s;
 		TAILQ_INIT(&l->idle_list);
-		l->loop = wf_loop_group_get(s->g, i);
+		l->loop = s->g ? wf_loop_group_get(s->g, i) : o->loop;
 		l->owner.touch = touch;
 		l->owner.gone = gone;
 		l->owner.owner = l;
@@ -394,7 +491,7 @@ add_listener(wf_server *s, const struct wf_addr *addr, int fd)
 {
 	struct call c = { .fn = do_listen, .fd = fd };
 	struct wf_addr bound;
-	unsigned i, n = s->o.reuseport && fd < 0 ? wf_loop_group_size(s->g) : 1;
+	unsigned i, n = s->o.reuseport && fd < 0 ? s->nloops : 1;
 	int rc;
 
 	/* The lowest free index: a closed listener's is used again. */
@@ -461,7 +558,7 @@ int
 wf_server_listener_stats(wf_server *s, unsigned i,
     struct wf_listener_stats *st)
 {
-	unsigned k, n = s->o.reuseport ? wf_loop_group_size(s->g) : 1;
+	unsigned k, n = s->o.reuseport ? s->nloops : 1;
 	struct tcp_info ti;
 	socklen_t len;
 
@@ -499,7 +596,7 @@ int
 wf_server_close_listener(wf_server *s, unsigned i)
 {
 	struct call c = { .fn = do_close_listener, .idx = i };
-	unsigned k, n = s->o.reuseport ? wf_loop_group_size(s->g) : 1;
+	unsigned k, n = s->o.reuseport ? s->nloops : 1;
 
 	if (i >= MAX_LISTENERS || !s->used[i])
 		return -ENOENT;
@@ -534,9 +631,35 @@ wf_server_stop_accepting(wf_server *s)
 	struct call c = { .fn = do_stop_accepting };
 	unsigned i;
 
-	for (i = 0; i < wf_loop_group_size(s->g); i++)
+	for (i = 0; i < s->nloops; i++)
 		(void)run_on(&s->io[i], &c);
 	memset(s->used, 0, sizeof(s->used));
+}
+
+int
+wf_server_shutdown(wf_server *s, uint64_t linger_ms, wf_server_done_cb *done,
+    void *arg)
+{
+	struct call c = { .fn = do_stop_accepting };
+	unsigned i;
+
+	if (atomic_load(&s->shutting))
+		return -EALREADY;
+	for (i = 0; i < s->nloops; i++)
+		(void)run_on(&s->io[i], &c);
+	memset(s->used, 0, sizeof(s->used));
+	s->linger_ms = linger_ms;
+	s->done_cb = done;
+	s->done_arg = arg;
+	atomic_store(&s->done_pending, 1);
+	/* The loops read the fields above once they see this (seq_cst). */
+	atomic_store(&s->shutting, 1);
+	c.fn = do_close_all;
+	for (i = 0; i < s->nloops; i++)
+		(void)run_on(&s->io[i], &c);
+	c.fn = do_check_done;
+	(void)run_on(&s->io[0], &c);
+	return 0;
 }
 
 void
@@ -547,7 +670,8 @@ wf_server_free(wf_server *s)
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < wf_loop_group_size(s->g); i++)
+	atomic_store(&s->done_pending, 0);
+	for (i = 0; i < s->nloops; i++)
 		if (s->io[i].loop)
 			(void)run_on(&s->io[i], &c);
 	wf_loop_group_free(s->g);

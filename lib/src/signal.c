@@ -4,6 +4,7 @@
  * rules). The caller blocks the signals; see weft/signal.h.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,6 +60,28 @@ on_readable(wf_io *io, int fd, unsigned events, void *arg)
 	}
 }
 
+/*
+ * Reading the calling thread's mask changes nothing. Only this thread can be
+ * checked; the header asks for the signals to be blocked in every thread.
+ */
+static int
+all_blocked(const sigset_t *set)
+{
+	sigset_t cur;
+	int sig, any = 0;
+
+	if (pthread_sigmask(SIG_BLOCK, NULL, &cur) != 0)
+		return 0;
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sigismember(set, sig) != 1)
+			continue;
+		if (sigismember(&cur, sig) != 1)
+			return 0;
+		any = 1;
+	}
+	return any;
+}
+
 int
 wf_signal_start(wf_loop *loop, wf_signal **sp, const sigset_t *set,
     wf_signal_cb *cb, void *arg)
@@ -67,7 +90,7 @@ wf_signal_start(wf_loop *loop, wf_signal **sp, const sigset_t *set,
 	int rc;
 
 	*sp = NULL;
-	if (set == NULL || cb == NULL)
+	if (set == NULL || cb == NULL || !all_blocked(set))
 		return -EINVAL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;
@@ -97,4 +120,16 @@ wf_signal_stop(wf_signal *s)
 	/* The fd and s go when the loop releases the watcher. */
 	s->stopped = 1;
 	wf_io_stop(s->io);
+}
+
+void *
+wf_signal_arg(const wf_signal *s)
+{
+	return s->arg;
+}
+
+void
+wf_signal_set_arg(wf_signal *s, void *arg)
+{
+	s->arg = arg;
 }

@@ -26,6 +26,7 @@ struct wf_timer {
 	uint64_t seq;
 	size_t idx;      /* heap slot, or NOT_ARMED */
 	int free_after_cb;
+	void (*on_release)(void *arg); /* library-owned: wf_loop_free cleans up */
 	LIST_ENTRY(wf_timer) link; /* loop->timers: every timer, for wf_loop_free */
 };
 
@@ -191,6 +192,24 @@ wf_timer_active(const wf_timer *t)
 	return t->idx != NOT_ARMED;
 }
 
+void
+wf__timer_on_release(wf_timer *t, void (*fn)(void *arg))
+{
+	t->on_release = fn;
+}
+
+void *
+wf_timer_arg(const wf_timer *t)
+{
+	return t->arg;
+}
+
+void
+wf_timer_set_arg(wf_timer *t, void *arg)
+{
+	t->arg = arg;
+}
+
 int
 wf__timer_timeout(const wf_loop *loop)
 {
@@ -244,6 +263,8 @@ wf__timer_release_all(wf_loop *loop)
 
 	while ((t = LIST_FIRST(&loop->timers)) != NULL) {
 		LIST_REMOVE(t, link);
+		if (t->on_release)
+			t->on_release(t->arg);
 		free(t);
 	}
 	free(loop->heap);

@@ -14,6 +14,15 @@ snippet() {
 	    on && $0 == "```" { exit } on { print }' "$TOP/README.md"
 }
 
+# The library of the build under test ($lib), with its sanitizer ($san).
+lib_of_build() {
+	lib="$TOP/lib/libweft.a" san=""
+	case "$BUILD" in
+	*/asan) lib="$BUILD/libweft.a" san="-fsanitize=address,undefined" ;;
+	*/tsan) lib="$BUILD/libweft.a" san="-fsanitize=thread" ;;
+	esac
+}
+
 @test "the README's ten lines of Python talk to weftd" {
 	write_conf
 	start_weftd
@@ -28,12 +37,7 @@ snippet() {
 @test "the README's C handler builds and serves through weftd" {
 	snippet c | head -n 20 >"$BATS_TEST_TMPDIR/h.c"
 	grep -q wf_handler_run "$BATS_TEST_TMPDIR/h.c"
-	# The library of the build under test, with its sanitizer.
-	lib="$TOP/lib/libweft.a" san=""
-	case "$BUILD" in
-	*/asan) lib="$BUILD/libweft.a" san="-fsanitize=address,undefined" ;;
-	*/tsan) lib="$BUILD/libweft.a" san="-fsanitize=thread" ;;
-	esac
+	lib_of_build
 	run cc -std=c11 -Wall -Wextra -Werror $san -I"$TOP/lib/include" \
 	    -o "$BATS_TEST_TMPDIR/h" "$BATS_TEST_TMPDIR/h.c" "$lib" -lpthread
 	assert_success
@@ -41,4 +45,23 @@ snippet() {
 	start_weftd
 	run sh -c "echo 'from the README' | timeout 10 '$CAT' $ADDR"
 	assert_output "from the README"
+}
+
+@test "the README's libweft snippet builds with -Wall -Wextra -Werror, as C and C++, and runs" {
+	# The second C block: the library's own, after the handler.
+	awk '$0 == "```c" { n++; on = (n == 2); next }
+	    on && $0 == "```" { exit } on { print }' "$TOP/README.md" \
+	    >"$BATS_TEST_TMPDIR/snippet.c"
+	grep -q wf_loop_post "$BATS_TEST_TMPDIR/snippet.c"
+	lib_of_build
+	run cc -std=c11 -Wall -Wextra -Werror $san -I"$TOP/lib/include" \
+	    -o "$BATS_TEST_TMPDIR/snippet" "$BATS_TEST_TMPDIR/snippet.c" "$lib" -lpthread
+	assert_success
+	run timeout 10 "$BATS_TEST_TMPDIR/snippet"
+	assert_success
+	assert_output "hello from the loop"
+	command -v g++ || fail "g++ (make test-deps) is not installed"
+	run g++ -std=c++17 -Wall -Wextra -Werror $san -I"$TOP/lib/include" -x c++ \
+	    "$BATS_TEST_TMPDIR/snippet.c" -x none -o "$BATS_TEST_TMPDIR/snippet++" "$lib" -lpthread
+	assert_success
 }

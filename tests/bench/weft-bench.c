@@ -132,7 +132,7 @@ on_close(wf_conn *c, enum wf_close_reason why, int err, void *arg)
 	(void)arg;
 	if (!B.done) {
 		fprintf(stderr, "weft-bench: server closed a connection (%d, %s)\n",
-		    why, strerror(err));
+		    why, strerror(-err));
 		exit(1);
 	}
 }
@@ -157,7 +157,7 @@ on_connect(wf_connect *req, int fd, int err, void *arg)
 
 	(void)req;
 	if (fd < 0 || wf_conn_adopt(B.loop, &k->c, fd, &cbs, k) < 0) {
-		fprintf(stderr, "weft-bench: connect: %s\n", strerror(err));
+		fprintf(stderr, "weft-bench: connect: %s\n", strerror(-err));
 		exit(1);
 	}
 	wf_conn_set_limits(k->c, 0, 64u << 20, 256u << 20);

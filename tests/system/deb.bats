@@ -53,6 +53,10 @@ boot_with_debs() {
 	assert_line --regexp " \./usr/include/weft/weft\.h\$"
 	assert_line --regexp " \./usr/lib/$multiarch/libweft\.a\$"
 	assert_line --regexp " \./usr/lib/$multiarch/libweft\.so -> libweft\.so\.0\$"
+	# The reference pages, with a link per function, and the examples.
+	assert_line --regexp " \./usr/share/man/man3/wf_loop\.3\.gz\$"
+	assert_line --regexp " \./usr/share/man/man3/wf_loop_post\.3\.gz( -> .*)?\$"
+	assert_line --regexp " \./usr/share/doc/libweft-dev/examples/echo\.c(\.gz)?\$"
 	run sh -c "dpkg-deb --fsys-tarfile '$DEBS/libweft-dev_${VERSION}_$ARCH.deb' |
 	    tar -xO ./usr/lib/$multiarch/pkgconfig/weft.pc"
 	assert_line "libdir=/usr/lib/$multiarch"

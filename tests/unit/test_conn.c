@@ -58,7 +58,7 @@ on_data(wf_conn *c, wf_buf *in, void *arg)
 		}
 	}
 	if (rc < 0)
-		wf_conn_fail(c, WF_CLOSE_LIMIT, -rc);
+		wf_conn_fail(c, WF_CLOSE_LIMIT, rc);
 }
 
 /* n frames of one payload byte each, 'first' then the next letters. */
@@ -232,7 +232,7 @@ oversize_closes_only_its_connection(void **state)
 		while (s.closes == 0)
 			assert_int_equal(wf_loop_run_once(loop, -1), 0);
 		assert_int_equal(s.why, WF_CLOSE_LIMIT);
-		assert_int_equal(s.err, EMSGSIZE);
+		assert_int_equal(s.err, -EMSGSIZE);
 		assert_true(at_eof(peer));
 		close(peer);
 		/* The neighbour is untouched. */

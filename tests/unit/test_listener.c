@@ -413,7 +413,7 @@ unix_mode_is_applied_and_path_unlinked_on_close(void **state)
 {
 	static const int modes[] = { 0600, 0660, 0666 };
 	wf_loop *loop = loop_new();
-	struct wf_listen_opts o = { 0 };
+	struct wf_listen_opts o = { .size = sizeof(o) };
 	struct acc acc = { 0 };
 	struct stat st;
 	wf_listener *l;
@@ -447,7 +447,7 @@ static void
 unix_owner_and_group_are_applied(void **state)
 {
 	wf_loop *loop = loop_new();
-	struct wf_listen_opts o = { .unix_mode = 0660, .unix_chown = 1 };
+	struct wf_listen_opts o = { .size = sizeof(o), .unix_mode = 0660, .unix_chown = 1 };
 	struct acc acc = { 0 };
 	struct stat st;
 	wf_listener *l;
@@ -613,7 +613,7 @@ static void
 open_rejects_bad_arguments(void **state)
 {
 	wf_loop *loop = loop_new();
-	struct wf_listen_opts o = { .backlog = -1 };
+	struct wf_listen_opts o = { .size = sizeof(o), .backlog = -1 };
 	struct acc acc = { 0 };
 	struct wf_addr a, none = { 0 };
 	wf_listener *l;
@@ -775,7 +775,7 @@ static void
 reuseport_shares_a_port(void **state)
 {
 	wf_loop *loop = loop_new();
-	struct wf_listen_opts o = { .reuseport = 1 };
+	struct wf_listen_opts o = { .size = sizeof(o), .reuseport = 1 };
 	struct acc acc1 = { 0 }, acc2 = { 0 }, acc3 = { 0 };
 	wf_listener *l1, *l2, *l3;
 	struct wf_addr a;

@@ -500,6 +500,7 @@ free_with_live_watchers(void **state)
 	assert_int_equal(wf_timer_new(loop, &idle, on_never_timer, NULL), 0);
 	sigemptyset(&set);
 	sigaddset(&set, SIGURG);
+	assert_int_equal(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
 	assert_int_equal(wf_signal_start(loop, &sig, &set, on_never_signal,
 	    NULL), 0);
 	assert_int_equal(wf_loop_post(loop, on_count_task, &ran), 0);

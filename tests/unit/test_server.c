@@ -55,11 +55,12 @@ on_refuse(const struct wf_addr *peer, enum wf_refuse_reason why, void *arg)
 }
 
 static void
-on_open(wf_conn *c, void *arg)
+on_open(wf_conn *c, const struct wf_addr *peer, void *arg)
 {
 	int i = atomic_fetch_add(&opens, 1);
 
 	(void)arg;
+	(void)peer; /* test_server_shutdown.c checks it */
 	if (i < 8) {
 		atomic_store(&seen_loop[i], wf_conn_loop(c));
 		atomic_store(&seen_listener[i], wf_conn_listener(c));
@@ -90,12 +91,13 @@ static wf_server *
 server_with(const struct wf_server_opts *lim, const char *spec,
     struct wf_addr *bound)
 {
-	struct wf_server_opts o = { 0 };
+	struct wf_server_opts o = { .size = sizeof(o) };
 	struct wf_addr a;
 	wf_server *s;
 
 	if (lim)
 		o = *lim;
+	o.size = sizeof(o);
 	o.cbs = &cbs;
 	o.on_open = on_open;
 	o.on_idle = on_idle;

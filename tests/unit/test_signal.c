@@ -114,10 +114,58 @@ mask_and_dispositions_untouched(void **state)
 	loop_free_clean(loop);
 }
 
+/*
+ * A signal not blocked would take its default action (SIGTERM: the process
+ * dies) and never reach the watcher: refused. It returned 0 before.
+ */
+static void
+unblocked_signal_is_refused(void **state)
+{
+	sigset_t set;
+	wf_loop *loop = loop_new();
+	struct got g = { 0 };
+	wf_signal *s;
+
+	(void)state;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGTERM); /* not blocked by main() */
+	assert_int_equal(wf_signal_start(loop, &s, &set, on_signal, &g), -EINVAL);
+	assert_null(s);
+	sigemptyset(&set);
+	assert_int_equal(wf_signal_start(loop, &s, &set, on_signal, &g), -EINVAL);
+	loop_free_clean(loop);
+}
+
+/* The arg can be replaced; the next signal sees the new one. */
+static void
+set_arg_reaches_the_next_callback(void **state)
+{
+	sigset_t set = usr_set();
+	wf_loop *loop = loop_new();
+	struct got first = { 0 }, second = { 0 };
+	wf_signal *s;
+
+	(void)state;
+	assert_int_equal(wf_signal_start(loop, &s, &set, on_signal, &first), 0);
+	assert_ptr_equal(wf_signal_arg(s), &first);
+	wf_signal_set_arg(s, &second);
+	assert_ptr_equal(wf_signal_arg(s), &second);
+	kill(getpid(), SIGUSR2);
+	while (second.usr2 == 0)
+		assert_int_equal(wf_loop_run_once(loop, 1000), 0);
+	assert_int_equal(first.usr2, 0);
+	wf_signal_stop(s);
+	drain_pending();
+	loop_free_clean(loop);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest cases[] = {
+		CASE(unblocked_signal_is_refused),
+		CASE(set_arg_reaches_the_next_callback),
 		CASE(delivers_signals_with_sender),
 		CASE(stop_in_callback_stops_delivery),
 		CASE(mask_and_dispositions_untouched),

@@ -445,10 +445,68 @@ timers_from_other_threads(void **state)
 	loop_free_clean(x.loop);
 }
 
+static void
+count_into_arg(wf_timer *t, void *arg)
+{
+	(void)t;
+	(*(int *)arg)++;
+}
+
+static void
+count_io_into_arg(wf_io *io, int fd, unsigned events, void *arg)
+{
+	char c;
+
+	(void)io;
+	(void)events;
+	assert_int_equal(read(fd, &c, 1), 1);
+	(*(int *)arg)++;
+}
+
+/* Timers and fd watchers carry user data that can be replaced. */
+static void
+set_arg_reaches_the_next_callback(void **state)
+{
+	wf_loop *loop = loop_new();
+	int first = 0, second = 0, p[2];
+	wf_timer *t;
+	wf_io *io;
+
+	(void)state;
+	assert_int_equal(wf_timer_new(loop, &t, count_into_arg, &first), 0);
+	assert_ptr_equal(wf_timer_arg(t), &first);
+	assert_int_equal(wf_timer_start(t, 0, 0), 0);
+	assert_int_equal(wf_loop_run_once(loop, 1000), 0);
+	wf_timer_set_arg(t, &second);
+	assert_ptr_equal(wf_timer_arg(t), &second);
+	assert_int_equal(wf_timer_start(t, 0, 0), 0);
+	assert_int_equal(wf_loop_run_once(loop, 1000), 0);
+	assert_int_equal(first, 1);
+	assert_int_equal(second, 1);
+	wf_timer_free(t);
+
+	first = second = 0;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(wf_io_start(loop, &io, p[0], WF_READ, count_io_into_arg,
+	    &first), 0);
+	assert_ptr_equal(wf_io_arg(io), &first);
+	wf_io_set_arg(io, &second);
+	assert_ptr_equal(wf_io_arg(io), &second);
+	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(wf_loop_run_once(loop, 1000), 0);
+	assert_int_equal(first, 0);
+	assert_int_equal(second, 1);
+	wf_io_stop(io);
+	close(p[0]);
+	close(p[1]);
+	loop_free_clean(loop);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest cases[] = {
+		CASE(set_arg_reaches_the_next_callback),
 		CASE(fire_in_deadline_order),
 		CASE(equal_deadlines_fire_in_start_order),
 		CASE(repeat_until_stopped_in_callback),

@@ -40,9 +40,14 @@ struct wf_conn_cbs {
 	void (*on_high_water)(wf_conn *c, size_t queued, void *arg);
 	/* Queued output has all been written. */
 	void (*on_drain)(wf_conn *c, void *arg);
-	/* Called once, when the connection is torn down (maybe from inside
-	 * wf_conn_close/abort). The wf_conn stays valid until the callback
-	 * dispatch that tore it down returns, then it is freed. */
+	/*
+	 * Called once, when the connection is torn down (maybe from inside
+	 * wf_conn_close/abort). err is 0 or a negative errno, like every
+	 * error of the library (WF_CLOSE_ERROR: the socket's; WF_CLOSE_LIMIT:
+	 * -ENOBUFS for input over max_in; WF_CLOSE_TIMEOUT: -ETIMEDOUT). The
+	 * wf_conn stays valid until the callback dispatch that tore it down
+	 * returns, then it is freed.
+	 */
 	void (*on_close)(wf_conn *c, enum wf_close_reason why, int err,
 	    void *arg);
 	/*
@@ -121,20 +126,33 @@ WF_EXPORT void wf_conn_set_limits(wf_conn *c, size_t high, size_t max_in,
 
 /*
  * Graceful close: stop reading, write what is queued, shutdown(SHUT_WR),
- * then close; abort if not done within linger_ms. on_close gets
- * WF_CLOSE_LOCAL (or WF_CLOSE_TIMEOUT when the deadline hit).
+ * wait for the peer's end of file (reading and discarding, so unread input
+ * does not make the kernel reset the connection and destroy the reply),
+ * then close; abort if not done within linger_ms. linger_ms 0 is the
+ * default, 5 s, not "at once": wf_conn_abort() is that. on_close gets
+ * WF_CLOSE_LOCAL (or WF_CLOSE_TIMEOUT when the deadline hit). Input not yet
+ * consumed is dropped, and sends fail with -ENOTCONN from the call on.
+ * A pipe or terminal has no half-close: it closes once its output is out.
  */
 WF_EXPORT void wf_conn_close(wf_conn *c, uint64_t linger_ms);
 
 /* Close now, dropping queued output. */
 WF_EXPORT void wf_conn_abort(wf_conn *c);
 
-/* Close with a reason of the caller's (a protocol error: WF_CLOSE_LIMIT). */
+/*
+ * Close now with a reason of the caller's (a protocol error: WF_CLOSE_LIMIT)
+ * and err for on_close (a negative errno or 0; a positive one is negated).
+ */
 WF_EXPORT void wf_conn_fail(wf_conn *c, enum wf_close_reason why, int err);
 
 WF_EXPORT size_t wf_conn_queued(const wf_conn *c);
 WF_EXPORT int wf_conn_fd(const wf_conn *c);
 WF_EXPORT wf_loop *wf_conn_loop(const wf_conn *c);
+/*
+ * The arg every callback gets. wf_conn_set_arg replaces it for every later
+ * callback, on_close included (a server's on_open sets the connection's
+ * own state this way).
+ */
 WF_EXPORT void *wf_conn_arg(const wf_conn *c);
 WF_EXPORT void wf_conn_set_arg(wf_conn *c, void *arg);
 

@@ -36,8 +36,13 @@ typedef struct wf_listener wf_listener;
 typedef void wf_accept_cb(wf_listener *l, int fd, const struct wf_addr *peer,
     void *arg);
 
-/* NULL opts, or all fields 0, gives the defaults. */
+/*
+ * NULL opts gives the defaults, as does every field left 0. size is
+ * sizeof(struct wf_listen_opts) as the caller was compiled (see
+ * wf_server_opts in weft/server.h).
+ */
 struct wf_listen_opts {
+	size_t size;
 	int backlog;   /* 0: 511 (the kernel caps it at net.core.somaxconn) */
 	int reuseport; /* set SO_REUSEPORT (several listeners on one port);
 			  TCP only, ignored for Unix sockets */
@@ -57,7 +62,9 @@ struct wf_listen_opts {
  * Bind and listen. SO_REUSEADDR is always set on TCP; IPv6 sockets are
  * IPv6-only. A stale Unix socket file (connect() refused: nobody accepting
  * on it) is replaced; a live one gives -EADDRINUSE; any other kind of file,
- * a symlink included, gives -EEXIST. Returns 0, -EINVAL for bad arguments,
+ * a symlink included, gives -EEXIST. Returns 0, -EINVAL for bad arguments
+ * (opts->size too small among them), -E2BIG for opts fields this library
+ * does not know,
  * -EAFNOSUPPORT for a family other than IPv4, IPv6 and Unix, or the errno
  * of the failing socket(), setsockopt(), bind(), lchown(), chmod() or
  * listen(); on

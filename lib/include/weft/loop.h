@@ -84,6 +84,10 @@ WF_EXPORT void wf_io_stop(wf_io *io);
 
 WF_EXPORT int wf_io_fd(const wf_io *io);
 
+/* The arg passed to the callback; setting it takes effect from the next call. */
+WF_EXPORT void *wf_io_arg(const wf_io *io);
+WF_EXPORT void wf_io_set_arg(wf_io *io, void *arg);
+
 /*
  * Queue fn(arg) to run on the loop thread. Any thread. Tasks run in FIFO
  * order; a burst of posts wakes the loop once. Returns 0, -ENOMEM, or

@@ -21,8 +21,18 @@ typedef struct wf_signal wf_signal;
 typedef void wf_signal_cb(wf_signal *s, const struct signalfd_siginfo *si,
     void *arg);
 
+/*
+ * Watch the signals of set. Returns 0; -EINVAL for an empty set, no cb, or
+ * a signal of set that the calling thread has not blocked (it would be
+ * delivered the ordinary way, likely killing the process, and never reach
+ * the watcher); the errno of signalfd(); -ENOMEM.
+ */
 WF_EXPORT int wf_signal_start(wf_loop *loop, wf_signal **sp,
     const sigset_t *set, wf_signal_cb *cb, void *arg);
+
+/* The arg passed to the callback; setting it takes effect from the next call. */
+WF_EXPORT void *wf_signal_arg(const wf_signal *s);
+WF_EXPORT void wf_signal_set_arg(wf_signal *s, void *arg);
 
 /* Stop and release. Safe in any callback, including its own. */
 WF_EXPORT void wf_signal_stop(wf_signal *s);

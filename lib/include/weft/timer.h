@@ -39,6 +39,10 @@ WF_EXPORT void wf_timer_free(wf_timer *t);
 
 WF_EXPORT bool wf_timer_active(const wf_timer *t);
 
+/* The arg passed to the callback; setting it takes effect from the next call. */
+WF_EXPORT void *wf_timer_arg(const wf_timer *t);
+WF_EXPORT void wf_timer_set_arg(wf_timer *t, void *arg);
+
 WF_END_DECLS
 
 #endif

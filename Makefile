@@ -55,6 +55,7 @@ WEFTD_SRC = daemon/weftd.c daemon/front.c daemon/dispatch.c daemon/worker.c \
             daemon/http_parse.c daemon/scale.c
 
 .PHONY: all run test unit check-deps test-deps asan tsan valgrind test-system fuzz chaos deb bench install uninstall clean FORCE
+.PHONY: abi-dump abi-check
 
 all: $(LIB_A) $(LIB_SO) $(OUT)/libweft.so $(EXAMPLE_BIN) $(TOOL_BIN)
 
@@ -80,10 +81,12 @@ $(LIB_A): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJ)
+# Only wf_* is exported, each symbol versioned WEFT_0 (lib/libweft.map).
+$(LIB_SO): $(LIB_OBJ) lib/libweft.map
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libweft.so.$(SOVER) \
-		-Wl,--no-undefined -o $@ $^ $(LDLIBS)
+		-Wl,--version-script,lib/libweft.map \
+		-Wl,--no-undefined -o $@ $(LIB_OBJ) $(LDLIBS)
 
 $(OUT)/libweft.so: $(LIB_SO)
 	ln -sf libweft.so.$(SOVER) $@
@@ -150,7 +153,7 @@ check-deps:
 
 # The tests need more than running weftd does: promtool checks /metrics,
 # g++ compiles the headers as C++.
-TEST_DEPS = prometheus g++
+TEST_DEPS = prometheus g++ abigail-tools
 test-deps:
 	@WEFT_DEPS_EXTRA="$(TEST_DEPS)" sh scripts/deps.sh
 
@@ -231,6 +234,20 @@ fuzz:
 deb:
 	@WEFT_DEPS_EXTRA="debhelper dpkg-dev" sh scripts/deps.sh
 	@sh scripts/deb.sh $(VERSION)
+
+# libweft.so's ABI against the baseline abi/libweft.abi (scripts/abi-check.sh):
+# additions pass, an incompatible change fails unless SOVER changed with it.
+# `make abi-dump` rewrites the baseline after an intended change.
+ABI_BASELINE = abi/libweft.abi
+abi-check:
+	@WEFT_DEPS_EXTRA="abigail-tools" sh scripts/deps.sh
+	@$(MAKE) --no-print-directory $(LIB_SO)
+	@sh scripts/abi-check.sh check $(LIB_SO) $(ABI_BASELINE)
+
+abi-dump:
+	@WEFT_DEPS_EXTRA="abigail-tools" sh scripts/deps.sh
+	@$(MAKE) --no-print-directory $(LIB_SO)
+	@sh scripts/abi-check.sh dump $(LIB_SO) $(ABI_BASELINE)
 
 bench: all $(BENCH_BIN)
 	$(BUILD)/bench/bench_core

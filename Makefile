@@ -268,7 +268,8 @@ install: all
 		$(SUBST) conf/weftd.conf.in > $(DESTDIR)$(SYSCONFDIR)/weft/weftd.conf
 	for m in $(MAN_PAGES); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
-		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ && \
+		sh scripts/man-links.sh $(DESTDIR)$(MANDIR)/man$$s $$m || exit 1; \
 	done
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/weft $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
@@ -291,7 +292,8 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBEXECDIR)/echo $(DESTDIR)$(LIBEXECDIR)/echo.py
 	rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
 	for m in $(MAN_PAGES); do \
-		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} \
+		$$(sh scripts/man-links.sh -n $(DESTDIR)$(MANDIR)/man$${m##*.} $$m); done
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/weft/weftd.conf (remove it by hand)"
 	rm -f $(DESTDIR)$(LIBDIR)/libweft.a $(DESTDIR)$(LIBDIR)/libweft.so \
 		$(DESTDIR)$(LIBDIR)/libweft.so.$(SOVER) \

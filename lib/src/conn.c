@@ -147,10 +147,24 @@ teardown(wf_conn *c, enum wf_close_reason why, int err)
 	close(fd);
 }
 
+/*
+ * After the teardown, or when the loop is freed with the connection open:
+ * then, as for every watcher, no callback, but its descriptor and buffers
+ * go with it (its linger timer went with the loop's timers already).
+ */
 static void
 release(void *arg)
 {
-	free(arg);
+	wf_conn *c = arg;
+
+	if (!(c->flags & C_CLOSED)) {
+		if (c->ref)
+			wf__conn_ref_detach(c->ref);
+		wf_buf_reset(&c->in, 1);
+		wf_buf_reset(&c->out, 1);
+		close(c->io.fd);
+	}
+	free(c);
 }
 
 /* Output is flushed during a graceful close: half-close, then linger. */

@@ -63,6 +63,24 @@ C
 	refute_output --partial "@"
 }
 
+@test "install puts the manual pages, and a link for each name of a page" {
+	MANDIR="$DEST$PREFIX/share/man"
+	assert [ -f "$MANDIR/man3/wf_loop.3" ]
+	assert [ -f "$MANDIR/man8/weftd.8" ]
+	run cat "$MANDIR/man3/wf_loop_post.3"
+	assert_output ".so man3/wf_loop.3"
+	# man finds the function's page by the function's name.
+	MANPATH="$MANDIR" run man -w wf_loop_post
+	assert_success
+	assert_output "$MANDIR/man3/wf_loop.3"
+	MANPATH="$MANDIR" MANWIDTH=80 run man wf_loop_post
+	assert_success
+	assert_line --partial "wf_loop_post(wf_loop *loop, wf_task_fn *fn, void *arg);"
+	# A page's own name gets no link over it.
+	run cat "$MANDIR/man3/wf_loop.3"
+	refute_output ".so man3/wf_loop.3"
+}
+
 @test "a program builds with pkg-config against the shared library and runs" {
 	write_prog
 	export PKG_CONFIG_PATH="$LIB/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$DEST"

@@ -169,6 +169,35 @@ a_regular_file_is_refused(void **state)
 	wf_loop_free(loop);
 }
 
+/*
+ * A loop freed with connections open closes their descriptors and frees
+ * their buffers (no on_close, as for every watcher). Both leaked before.
+ */
+static void
+loop_free_closes_open_connections(void **state)
+{
+	static char chunk[1 << 20];
+	struct end w = { 0 };
+	wf_conn *wc;
+	wf_loop *loop;
+	int p[2];
+	char c;
+
+	(void)state;
+	assert_int_equal(wf_loop_new(&loop), 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(wf_conn_adopt(loop, &wc, p[1], &cbs, &w), 0);
+	assert_int_equal(wf_conn_send(wc, chunk, sizeof(chunk)), 0);
+	assert_true(wf_conn_queued(wc) > 0); /* a buffer that must be freed */
+	wf_loop_free(loop);
+	assert_int_equal(w.closes, 0);
+	assert_int_equal(fcntl(p[1], F_GETFD), -1);
+	/* The reader sees the end of what was written. */
+	while (read(p[0], &c, 1) == 1)
+		;
+	close(p[0]);
+}
+
 int
 main(void)
 {
@@ -177,6 +206,7 @@ main(void)
 		CASE(a_vanished_reader_closes_the_writer_without_sigpipe),
 		CASE(a_terminal_is_read_and_written),
 		CASE(a_regular_file_is_refused),
+		CASE(loop_free_closes_open_connections),
 	};
 
 	RUN("pipe", cases);

@@ -61,8 +61,16 @@ struct wf_conn_cbs {
 };
 
 /*
- * Take over a connected socket (made non-blocking, close-on-exec, and
- * TCP_NODELAY on TCP). The connection owns fd from then on, also on failure.
+ * Take over a connected socket, pipe, FIFO or terminal (made non-blocking,
+ * close-on-exec, and TCP_NODELAY on TCP). The connection owns fd from then
+ * on, also on failure. A pipe's read end cannot send (-EBADF), its write end
+ * is never read; a write to a pipe whose reader has gone raises SIGPIPE
+ * (the library leaves signals alone: ignore or block it); pipes and
+ * terminals have no half-close. O_NONBLOCK is set on the open file, which
+ * other holders (a shell sharing a terminal) see too. 0; -EINVAL (no cbs or
+ * on_data); -EPERM (a regular file or directory: epoll cannot watch it);
+ * -ENOMEM; the errno of fcntl(), fstat() or epoll_ctl(). A connection still
+ * open when its loop is freed is closed with it, without on_close.
  */
 WF_EXPORT int wf_conn_adopt(wf_loop *loop, wf_conn **cp, int fd,
     const struct wf_conn_cbs *cbs, void *arg);

@@ -345,7 +345,7 @@ on_io(wf_io *io, int fd, unsigned events, void *arg)
 	(void)fd;
 	/* A pipe's reader went: a write now would only raise SIGPIPE. */
 	if ((events & WF_ERR) && (c->flags & C_WRONLY)) {
-		teardown(c, WF_CLOSE_PEER, 0);
+		teardown(c, WF_CLOSE_PEER, EPIPE);
 		return;
 	}
 	if (events & WF_WRITE) {

@@ -170,6 +170,10 @@ released(void *arg)
 	free(r);
 }
 
+_Static_assert(sizeof(struct wf_connect_opts) ==
+    WF__SIZE_TO(struct wf_connect_opts, backoff_max_ms),
+    "wf_connect_opts padding");
+
 int
 wf_connect_start(wf_loop *loop, wf_connect **reqp, const struct wf_addr *addr,
     const struct wf_connect_opts *opts, wf_connect_cb *cb, void *arg)

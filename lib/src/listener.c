@@ -418,6 +418,9 @@ setopt(int fd, int level, int name)
 	return 0;
 }
 
+_Static_assert(sizeof(struct wf_listen_opts) ==
+    WF__SIZE_TO(struct wf_listen_opts, unix_gid), "wf_listen_opts padding");
+
 int
 wf_listener_open(wf_loop *loop, wf_listener **lp, const struct wf_addr *addr,
     const struct wf_listen_opts *caller, wf_accept_cb *cb, void *arg)

@@ -60,8 +60,12 @@ struct wf_server {
 	struct lcount count[MAX_LISTENERS];
 	wf_loop_group *g; /* NULL on a caller's loop */
 	unsigned nloops;
-	/* Shutdown: set once; done_cb and linger before shutting. */
-	atomic_int shutting, done_pending;
+	/*
+	 * Shutdown: called once (the first caller wins); done_cb and linger
+	 * are set before shutting publishes them. done_pending: no report
+	 * armed yet; done_armed: a report may still be made (free clears it).
+	 */
+	atomic_int called, shutting, done_pending, done_armed;
 	uint64_t linger_ms;
 	wf_server_done_cb *done_cb;
 	void *done_arg;
@@ -322,7 +326,8 @@ on_done(wf_timer *t, void *arg)
 	struct ioloop *l = arg;
 
 	(void)t;
-	if (l->s->done_cb)
+	/* wf_server_free may have begun after the timer was armed. */
+	if (atomic_exchange(&l->s->done_armed, 0) && l->s->done_cb)
 		l->s->done_cb(l->s, l->s->done_arg); /* may free the server */
 }
 
@@ -416,6 +421,10 @@ do_shutdown(struct call *c)
 }
 
 /* --- the server ---------------------------------------------------------- */
+
+/* No tail padding a later field could hide in (see opts.c). */
+_Static_assert(sizeof(struct wf_server_opts) ==
+    WF__SIZE_TO(struct wf_server_opts, on_refuse), "wf_server_opts padding");
 
 int
 wf_server_start(wf_server **sp, const struct wf_server_opts *opts)
@@ -643,7 +652,7 @@ wf_server_shutdown(wf_server *s, uint64_t linger_ms, wf_server_done_cb *done,
 	struct call c = { .fn = do_stop_accepting };
 	unsigned i;
 
-	if (atomic_load(&s->shutting))
+	if (atomic_exchange(&s->called, 1))
 		return -EALREADY;
 	for (i = 0; i < s->nloops; i++)
 		(void)run_on(&s->io[i], &c);
@@ -651,12 +660,17 @@ wf_server_shutdown(wf_server *s, uint64_t linger_ms, wf_server_done_cb *done,
 	s->linger_ms = linger_ms;
 	s->done_cb = done;
 	s->done_arg = arg;
-	atomic_store(&s->done_pending, 1);
+	atomic_store(&s->done_armed, 1);
 	/* The loops read the fields above once they see this (seq_cst). */
 	atomic_store(&s->shutting, 1);
 	c.fn = do_close_all;
 	for (i = 0; i < s->nloops; i++)
 		(void)run_on(&s->io[i], &c);
+	/*
+	 * Only now may the last connection report, so done runs no earlier
+	 * than the final step; one that went meanwhile is seen by the check.
+	 */
+	atomic_store(&s->done_pending, 1);
 	c.fn = do_check_done;
 	(void)run_on(&s->io[0], &c);
 	return 0;
@@ -671,6 +685,7 @@ wf_server_free(wf_server *s)
 	if (s == NULL)
 		return;
 	atomic_store(&s->done_pending, 0);
+	atomic_store(&s->done_armed, 0);
 	for (i = 0; i < s->nloops; i++)
 		if (s->io[i].loop)
 			(void)run_on(&s->io[i], &c);

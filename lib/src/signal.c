@@ -73,7 +73,8 @@ all_blocked(const sigset_t *set)
 	if (pthread_sigmask(SIG_BLOCK, NULL, &cur) != 0)
 		return 0;
 	for (sig = 1; sig < NSIG; sig++) {
-		if (sigismember(set, sig) != 1)
+		/* These two cannot be blocked; signalfd ignores them too. */
+		if (sigismember(set, sig) != 1 || sig == SIGKILL || sig == SIGSTOP)
 			continue;
 		if (sigismember(&cur, sig) != 1)
 			return 0;

@@ -112,6 +112,7 @@ a_vanished_reader_closes_the_writer_without_sigpipe(void **state)
 	turn(loop, &w.closes);
 	assert_int_equal(w.closes, 1);
 	assert_int_equal(w.why, WF_CLOSE_PEER);
+	assert_int_equal(w.err, -EPIPE);
 	wf_loop_free(loop);
 }
 

@@ -308,6 +308,10 @@ options_carry_their_size(void **state)
 	wf_server_free(s);
 	n.unknown = 1;
 	assert_int_equal(wf_server_start(&s, &n.o), -E2BIG);
+	/* An unset or garbage size is refused unread (ASan: no overflow). */
+	n.o.size = 1u << 16;
+	assert_int_equal(wf_server_start(&s, &n.o), -E2BIG);
+	n.o.size = sizeof(n);
 	n.unknown = 0;
 	n.o.listen = &lo;
 	assert_int_equal(wf_server_start(&s, &n.o), -EINVAL);

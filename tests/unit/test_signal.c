@@ -137,6 +137,32 @@ unblocked_signal_is_refused(void **state)
 	loop_free_clean(loop);
 }
 
+/*
+ * The common "block everything, watch everything": SIGKILL and SIGSTOP are
+ * in the full set but can never be blocked; they do not count against it.
+ * It was refused before.
+ */
+static void
+full_set_with_everything_blocked_is_taken(void **state)
+{
+	sigset_t set, old;
+	wf_loop *loop = loop_new();
+	struct got g = { 0 };
+	wf_signal *s;
+
+	(void)state;
+	sigfillset(&set);
+	assert_int_equal(pthread_sigmask(SIG_BLOCK, &set, &old), 0);
+	assert_int_equal(wf_signal_start(loop, &s, &set, on_signal, &g), 0);
+	wf_signal_stop(s);
+	sigemptyset(&set);
+	sigaddset(&set, SIGKILL);
+	sigaddset(&set, SIGSTOP);
+	assert_int_equal(wf_signal_start(loop, &s, &set, on_signal, &g), -EINVAL);
+	assert_int_equal(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+	loop_free_clean(loop);
+}
+
 /* The arg can be replaced; the next signal sees the new one. */
 static void
 set_arg_reaches_the_next_callback(void **state)
@@ -165,6 +191,7 @@ main(void)
 {
 	const struct CMUnitTest cases[] = {
 		CASE(unblocked_signal_is_refused),
+		CASE(full_set_with_everything_blocked_is_taken),
 		CASE(set_arg_reaches_the_next_callback),
 		CASE(delivers_signals_with_sender),
 		CASE(stop_in_callback_stops_delivery),

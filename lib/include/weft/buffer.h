@@ -62,7 +62,11 @@ WF_EXPORT int wf_buf_prepend(wf_buf *b, const void *p, size_t n);
  */
 WF_EXPORT ssize_t wf_buf_read_fd(wf_buf *b, int fd, size_t limit);
 
-/* write() the readable bytes; consumes what was written. Bytes or -errno. */
+/*
+ * Write the readable bytes once (sendmsg with MSG_NOSIGNAL on a socket;
+ * writev otherwise, where a reader that has gone raises SIGPIPE); consumes
+ * what was written. Bytes or -errno.
+ */
 WF_EXPORT ssize_t wf_buf_write_fd(wf_buf *b, int fd);
 
 /* Empty the buffer; release its memory if release is set. */

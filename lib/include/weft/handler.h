@@ -38,7 +38,7 @@ WF_EXPORT int wf_handler_fd(void);
  * Serve requests on fd until the peer closes it. max_frame bounds a
  * request's payload (0: $WEFT_MAX_FRAME, which weftd sets to its own
  * max_frame; without it, 16 MiB). Returns 0 at a clean end of file (between
- * frames), -EPROTO or -EMSGSIZE on a malformed request, -ECONNRESET when the
+ * frames), -EMSGSIZE on a request over max_frame, -ECONNRESET when the
  * stream ends inside a frame, or fn's or a syscall's negative errno.
  */
 WF_EXPORT int wf_handler_run(int fd, uint32_t max_frame, wf_handler_fn *fn,

@@ -39,7 +39,8 @@ typedef void wf_accept_cb(wf_listener *l, int fd, const struct wf_addr *peer,
 /*
  * NULL opts gives the defaults, as does every field left 0. size is
  * sizeof(struct wf_listen_opts) as the caller was compiled (see
- * wf_server_opts in weft/server.h).
+ * wf_server_opts in weft/server.h: -E2BIG for unknown fields or a size
+ * over 4096).
  */
 struct wf_listen_opts {
 	size_t size;

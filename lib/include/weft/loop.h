@@ -90,7 +90,8 @@ WF_EXPORT void wf_io_set_arg(wf_io *io, void *arg);
 
 /*
  * Queue fn(arg) to run on the loop thread. Any thread. Tasks run in FIFO
- * order; a burst of posts wakes the loop once. Returns 0, -ENOMEM, or
+ * order; a burst of posts wakes the loop once. Returns 0, -EINVAL (no fn),
+ * -ENOMEM, or
  * -ESHUTDOWN once the loop is being freed (or its loop thread has exited);
  * on failure fn is not called and arg stays the caller's.
  */

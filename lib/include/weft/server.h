@@ -33,7 +33,8 @@ enum wf_refuse_reason {
  * Zero fields are defaults. size is sizeof(struct wf_server_opts) as the
  * caller was compiled: the struct can grow without breaking programs built
  * against older headers (fields it lacks are zero), and a field unknown to
- * an older library is refused (-E2BIG) rather than ignored.
+ * an older library is refused (-E2BIG) rather than ignored; so is a size
+ * over 4096 (an unset one).
  */
 struct wf_server_opts {
 	size_t size;
@@ -149,8 +150,9 @@ typedef void wf_server_done_cb(wf_server *s, void *arg);
  * (0: 5 s). done(s, arg) is called once no connection is left, never inside
  * this call: on a server's own loop (the one whose connection went last)
  * or on the caller's loop. A server on a caller's loop may be freed in
- * done; with its own loops, free it from another thread (post to yours).
- * done may be NULL. Returns 0, or -EALREADY on a second call.
+ * done; with its own loops, free it from another thread (post to yours),
+ * and only once this call has returned. done may be NULL. Returns 0, or
+ * -EALREADY for every call after the first (concurrent ones included).
  *
  * Answers still being prepared are not waited for: a program that has
  * requests in flight stops reading first (wf_conn_shutdown_read), answers,

@@ -29,7 +29,7 @@ WF_EXPORT void wf_loop_thread_stop(wf_loop_thread *t);
  */
 WF_EXPORT int wf_loop_thread_join(wf_loop_thread *t);
 
-/* Stop, join and release thread and loop. */
+/* Stop, join and release thread and loop. Not from the loop's own thread. */
 WF_EXPORT void wf_loop_thread_free(wf_loop_thread *t);
 
 /* n loop threads named "<name>-<i>". */
@@ -44,7 +44,10 @@ WF_EXPORT wf_loop *wf_loop_group_next(wf_loop_group *g);
 WF_EXPORT void wf_loop_group_stop(wf_loop_group *g);
 WF_EXPORT int wf_loop_group_join(wf_loop_group *g);
 
-/* Stop, join and release every thread and loop of the group. */
+/*
+ * Stop, join and release every thread and loop of the group. Not from one
+ * of the group's threads.
+ */
 WF_EXPORT void wf_loop_group_free(wf_loop_group *g);
 
 WF_END_DECLS

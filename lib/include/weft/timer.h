@@ -25,8 +25,9 @@ WF_EXPORT int wf_timer_new(wf_loop *loop, wf_timer **tp, wf_timer_cb *cb,
 /*
  * Fire after after_ms, then every repeat_ms if it is not 0. Restarts an
  * active timer. Timers due in the same iteration fire in deadline order,
- * equal deadlines in start order; a timer never fires early. Returns 0 or
- * -ENOMEM.
+ * equal deadlines in start order; a timer never fires early, counted from
+ * the loop time (inside a callback, the iteration's cached time: a callback
+ * that ran long has used part of the delay). Returns 0 or -ENOMEM.
  */
 WF_EXPORT int wf_timer_start(wf_timer *t, uint64_t after_ms,
     uint64_t repeat_ms);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "loop_int.h"
+#include "unix_path.h"
 #include "weft/listener.h"
 
 #define ACCEPTS_PER_WAKEUP 64
@@ -54,11 +55,7 @@ struct wf_listener {
 	int last_err;        /* of the last accept4() that backed off */
 	unsigned long dropped; /* connections closed unserved, not yet told */
 
-	/* A Unix socket path we bound, and the inode bind() made for it. */
-	int own_path;
-	dev_t dev;
-	ino_t ino;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	struct wf__upath upath; /* a Unix socket path we bound */
 };
 
 static int
@@ -67,28 +64,11 @@ open_spare(void)
 	return open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-/*
- * Only the inode bind() made: another process may have replaced a stale
- * looking file with its own live socket since.
- */
-static void
-unlink_own_path(wf_listener *l)
-{
-	struct stat st;
-
-	if (!l->own_path)
-		return;
-	l->own_path = 0;
-	if (lstat(l->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
-	    st.st_dev == l->dev && st.st_ino == l->ino)
-		(void)unlink(l->path);
-}
-
 /* Everything but the watcher and the timer; safe to repeat. */
 static void
 teardown(wf_listener *l)
 {
-	unlink_own_path(l);
+	wf__upath_unlink(&l->upath);
 	if (l->spare >= 0) {
 		close(l->spare);
 		l->spare = -1;
@@ -332,78 +312,20 @@ fail:
 	return rc;
 }
 
-/*
- * A socket file already at the path: replace it only when nobody accepts
- * on it (connect() refused). The probe is non-blocking so that a live
- * server with a full backlog (EAGAIN) cannot block us; it counts as live.
- */
-static int
-unix_clear_stale(const struct sockaddr_un *sun, socklen_t len,
-    const char *path)
-{
-	struct stat st;
-	int fd, rc;
-
-	if (lstat(path, &st) == -1)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1)
-		return -errno;
-	do {
-		rc = connect(fd, (const struct sockaddr *)sun, len);
-	} while (rc == -1 && errno == EINTR);
-	if (rc == 0)
-		rc = -EADDRINUSE;
-	else if (errno == ECONNREFUSED)
-		rc = unlink(path) == -1 && errno != ENOENT ? -errno : 0;
-	else if (errno == EAGAIN)
-		rc = -EADDRINUSE;
-	else if (errno == ENOENT)
-		rc = 0; /* gone meanwhile */
-	else
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-/*
- * Bind l->fd to a Unix path; records the inode so close unlinks only it.
- * Owner and mode are set before listen(), while connect() is refused.
- */
+/* Owner and mode are set before listen(), while connect() is refused. */
 static int
 unix_bind(wf_listener *l, const struct wf_addr *addr,
     const struct wf_listen_opts *o)
 {
-	const struct sockaddr_un *sun = (const void *)&addr->ss;
-	size_t off = offsetof(struct sockaddr_un, sun_path), n;
-	struct stat st;
 	int rc;
 
-	if (addr->len <= off || addr->len > sizeof(*sun))
-		return -EINVAL;
-	n = addr->len - off;
-	/* An abstract name (leading NUL) has no file to clear or chmod. */
-	if (sun->sun_path[0] == '\0') {
-		if (bind(l->fd, (const struct sockaddr *)sun, addr->len) == -1)
-			return -errno;
-		return 0;
-	}
-	memcpy(l->path, sun->sun_path, n);
-	l->path[n] = '\0';
-	if ((rc = unix_clear_stale(sun, addr->len, l->path)) < 0)
+	if ((rc = wf__upath_bind(&l->upath, l->fd, SOCK_STREAM, addr)) < 0 ||
+	    !l->upath.own)
 		return rc;
-	if (bind(l->fd, (const struct sockaddr *)sun, addr->len) == -1)
+	if (o->unix_chown &&
+	    lchown(l->upath.path, o->unix_uid, o->unix_gid) == -1)
 		return -errno;
-	if (lstat(l->path, &st) == -1)
-		return -errno; /* someone removed it already: nothing of ours */
-	l->own_path = 1;
-	l->dev = st.st_dev;
-	l->ino = st.st_ino;
-	if (o->unix_chown && lchown(l->path, o->unix_uid, o->unix_gid) == -1)
-		return -errno;
-	if (o->unix_mode != 0 && chmod(l->path, (mode_t)o->unix_mode) == -1)
+	if (o->unix_mode != 0 && chmod(l->upath.path, (mode_t)o->unix_mode) == -1)
 		return -errno;
 	return 0;
 }

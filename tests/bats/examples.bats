@@ -136,3 +136,31 @@ PY
 	run cat "$BATS_TEST_TMPDIR/err"
 	assert_output "lines: stdout: Broken pipe"
 }
+
+@test "udp_echo: datagrams come back to their sender; a long one is cut and not echoed" {
+	out="$BATS_TEST_TMPDIR/udp.out"
+	"$EX/udp_echo" --port 0 >"$out" 2>&1 &
+	EPID=$!
+	for i in $(seq 1 250); do
+		PORT=$(sed -n 's/^udp_echo: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$out")
+		[ -n "$PORT" ] && break
+		sleep 0.02
+	done
+	[ -n "$PORT" ] || fail "udp_echo did not start: $(cat "$out")"
+	run timeout 20 "$PYTHON" - "$PORT" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+for i in range(100):
+    s.sendto(b"d%d" % i, ("127.0.0.1", int(sys.argv[1])))
+    assert s.recv(2048) == b"d%d" % i
+s.sendto(b"x" * 2000, ("127.0.0.1", int(sys.argv[1])))  # over max_datagram
+s.sendto(b"after", ("127.0.0.1", int(sys.argv[1])))
+print(s.recv(2048).decode())
+PY
+	assert_output "after"
+	kill -TERM "$EPID"
+	echo_exit || fail "udp_echo exited with status $?"
+	run cat "$out"
+	assert_line "udp_echo: 1 dropped"
+}

@@ -16,5 +16,6 @@
 #include <weft/signal.h>
 #include <weft/thread.h>
 #include <weft/timer.h>
+#include <weft/udp.h>
 
 #endif

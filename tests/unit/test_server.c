@@ -256,10 +256,18 @@ max_conns_closes_excess_at_once(void **state)
 	wf_server_free(s);
 }
 
+/* Holds a loop: says when it has it, then waits to be let go. */
+struct hold {
+	sem_t held, release;
+};
+
 static void
 hold_loop(void *arg)
 {
-	while (sem_wait(arg) != 0)
+	struct hold *h = arg;
+
+	sem_post(&h->held);
+	while (sem_wait(&h->release) != 0)
 		;
 }
 
@@ -271,7 +279,7 @@ listener_stats_count_and_show_the_accept_queue(void **state)
 	struct wf_addr a;
 	wf_server *s = server(1, 0, 2, 0, "127.0.0.1:0", &a);
 	int c1 = client(&a), c2 = client(&a), c3, q[3], i;
-	sem_t hold;
+	struct hold hold;
 
 	(void)state;
 	round_trip(c1, "one");
@@ -288,16 +296,23 @@ listener_stats_count_and_show_the_accept_queue(void **state)
 	close(c2);
 	close(c3);
 	wait_closes(1);
-	/* Nobody accepts while the loop is held: the kernel queues them. */
-	sem_init(&hold, 0, 0);
+	/*
+	 * Nobody accepts while the loop is held: the kernel queues them. Only
+	 * once it is held: in the iteration that runs the task, a connection
+	 * already queued would be accepted first (flaky under TSan before).
+	 */
+	sem_init(&hold.held, 0, 0);
+	sem_init(&hold.release, 0, 0);
 	assert_int_equal(wf_loop_post(wf_loop_group_get(wf_server_loops(s), 0),
 	    hold_loop, &hold), 0);
+	while (sem_wait(&hold.held) != 0)
+		;
 	for (i = 0; i < 3; i++)
 		q[i] = client(&a);
 	assert_int_equal(wf_server_listener_stats(s, 0, &st), 0);
 	assert_int_equal(st.queued, 3);
 	assert_int_equal(st.conns, 1);
-	sem_post(&hold);
+	sem_post(&hold.release);
 	round_trip(q[0], "queued");
 	assert_int_equal(wf_server_listener_stats(s, 0, &st), 0);
 	assert_int_equal(st.queued, 0);
@@ -305,7 +320,8 @@ listener_stats_count_and_show_the_accept_queue(void **state)
 		close(q[i]);
 	close(c1);
 	wf_server_free(s);
-	sem_destroy(&hold);
+	sem_destroy(&hold.held);
+	sem_destroy(&hold.release);
 }
 
 static void

@@ -15,7 +15,8 @@ out=build/deb
 src=$out/weft-$version
 rm -rf "$out"
 mkdir -p "$src"
-tar -c --exclude=./build --exclude=./.git --exclude='./lib/libweft.*' . |
+tar -c --exclude=./build --exclude=./.git --exclude=./lib/libweft.a \
+	--exclude='./lib/libweft.so*' . |
 	tar -x -C "$src"
 cp -r scripts/debian "$src/debian"
 maint=$(sed -n 's/^Maintainer: //p' scripts/debian/control)

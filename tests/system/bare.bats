@@ -35,7 +35,8 @@ in_bare() {
 	done
 	mkdir -p "$BOX$SRC"
 	tar -C "$TOP" -c --exclude=./build --exclude=./.git \
-	    --exclude='./lib/libweft.*' . | tar -x -C "$BOX$SRC"
+	    --exclude=./lib/libweft.a --exclude='./lib/libweft.so*' . |
+	    tar -x -C "$BOX$SRC"
 
 	# A user other than root is told the exact apt-get line.
 	run in_bare --user=nobody sh -c "$test_cmd"
